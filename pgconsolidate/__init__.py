@@ -1,0 +1,3 @@
+"""pgconsolidate: move Redis and Elasticsearch workloads onto PostgreSQL 18."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""Allow ``python -m pgconsolidate``."""
+
+from pgconsolidate.cli import main
+
+main()

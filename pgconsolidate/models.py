@@ -1,0 +1,402 @@
+"""Inert, serialisable models shared by every stage: Inventory, Usage, Plan, reports.
+
+No I/O lives here. The Inventory is what ``analyze`` observed; the Plan is what ``plan`` decided
+and what ``migrate``/``verify`` execute; the reports are what those commands return. Rendering
+(console, Markdown, JSON), executing and printing SQL are separate consumers of these objects.
+
+Models are strict (``extra="forbid"``) so a typo in a hand-edited plan file is reported with its
+exact path instead of being ignored.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+INVENTORY_FORMAT_VERSION = 1
+PLAN_FORMAT_VERSION = 1
+
+
+class Strict(BaseModel):
+    """Base for every model: unknown fields are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- usages
+
+
+class UsageKind(StrEnum):
+    """What an application uses a group of keys (or an index) for."""
+
+    CACHE = "cache"
+    SESSION = "session"
+    COUNTER = "counter"
+    JSON_DOCUMENT = "json_document"
+    OBJECT_HASH = "object_hash"
+    RATE_LIMIT = "rate_limit"
+    LOCK = "lock"
+    QUEUE = "queue"
+    SET = "set"
+    LEADERBOARD = "leaderboard"
+    STREAM = "stream"
+    PUBSUB = "pubsub"
+    UNKNOWN = "unknown"
+
+
+class Evidence(Strict):
+    """One observed fact that supports a classification, phrased for a human reviewer."""
+
+    signal: str = Field(description="machine name of the signal, e.g. 'ttl', 'key_name', 'value_shape'")
+    detail: str = Field(description="what was observed, e.g. '97% of 1,204 sampled keys have a TTL'")
+
+
+class Usage(Strict):
+    """A classified usage with a confidence in [0, 1] and the evidence behind it."""
+
+    kind: UsageKind
+    confidence: float = Field(ge=0.0, le=1.0)
+    evidence: list[Evidence] = Field(default_factory=list)
+
+
+Verdict = Literal["migrate", "keep", "review"]
+
+
+# --------------------------------------------------------------------------- Redis inventory
+
+TTL_BUCKETS: tuple[str, ...] = ("none", "<1h", "1-4h", "4-12h", "12-24h", "1-7d", ">7d")
+"""Fixed TTL bucket labels, in display order."""
+
+
+class TTLStats(Strict):
+    """TTL facts over the sampled keys of one pattern (seconds)."""
+
+    with_ttl: int = 0
+    without_ttl: int = 0
+    p50_seconds: float | None = None
+    p95_seconds: float | None = None
+    buckets: dict[str, int] = Field(default_factory=dict, description="keys per TTL_BUCKETS label")
+
+    @property
+    def ratio(self) -> float:
+        """Share of sampled keys that have a TTL (0 when nothing was sampled)."""
+        total = self.with_ttl + self.without_ttl
+        return self.with_ttl / total if total else 0.0
+
+
+class SizeStats(Strict):
+    """Distribution of a per-key number (MEMORY USAGE bytes, element counts)."""
+
+    count: int = 0
+    total: int = 0
+    p50: float | None = None
+    p95: float | None = None
+    max: int | None = None
+
+
+class KeyPattern(Strict):
+    """A family of keys that share a shape, e.g. ``session:{uuid}``, with what the sample showed."""
+
+    db: int = 0
+    pattern: str = Field(description="key shape with placeholders: {id} {uuid} {hex} {hash} {date} {email} ...")
+    regex: str = Field(description="Python regex (fullmatch, over the key decoded as UTF-8/surrogateescape)")
+    match_glob: str = Field(description="glob for SCAN MATCH; a superset of the regex, filtered client-side")
+    redis_type: str = Field(description="string | hash | list | set | zset | stream")
+    sampled_keys: int
+    estimated_keys: int = Field(description="sampled_keys extrapolated against DBSIZE")
+    example_keys: list[str] = Field(default_factory=list, description="up to 3, non-UTF-8 bytes escaped")
+    ttl: TTLStats = Field(default_factory=TTLStats)
+    memory: SizeStats = Field(default_factory=SizeStats, description="MEMORY USAGE bytes per key")
+    elements: SizeStats = Field(default_factory=SizeStats, description="HLEN/LLEN/SCARD/ZCARD/XLEN per key")
+    encodings: dict[str, int] = Field(default_factory=dict, description="OBJECT ENCODING -> keys")
+    value_shapes: dict[str, int] = Field(
+        default_factory=dict,
+        description="json_object|json_array|json_scalar|integer|float|text|binary|empty -> keys (strings; "
+        "for hashes: field values)",
+    )
+    hash_fields: dict[str, int] = Field(default_factory=dict, description="field -> sampled keys having it")
+    binary_keys: int = Field(0, description="sampled keys whose name is not valid UTF-8")
+
+
+class PatternReport(Strict):
+    """A key pattern with its classified usage."""
+
+    facts: KeyPattern
+    usage: Usage
+
+
+class ChannelReport(Strict):
+    """An active pub/sub channel (PUBSUB CHANNELS / NUMSUB) with its classified usage."""
+
+    channel: str
+    subscribers: int
+    usage: Usage
+
+
+class CommandStat(Strict):
+    """One INFO commandstats line."""
+
+    calls: int
+    usec: int
+    usec_per_call: float = 0.0
+
+
+class RedisServerInfo(Strict):
+    """Server-level facts from INFO, CONFIG, PUBSUB and CLIENT LIST."""
+
+    redis_version: str
+    mode: str = "standalone"
+    used_memory: int = 0
+    maxmemory: int = 0
+    maxmemory_policy: str | None = None
+    keyspace: dict[int, int] = Field(default_factory=dict, description="db -> DBSIZE")
+    commandstats: dict[str, CommandStat] = Field(default_factory=dict)
+    pubsub_numpat: int = 0
+    client_libraries: dict[str, int] = Field(default_factory=dict, description="lib-name -> connections")
+    connected_clients: int = 0
+    blocked_clients: int = 0
+
+
+class SampleInfo(Strict):
+    """How much of the keyspace the analyzer actually looked at."""
+
+    requested: int
+    scanned_keys: int
+    dbsize: int
+    complete: bool = Field(description="true when every key of the database was sampled")
+
+
+class RedisInventory(Strict):
+    """Everything ``analyze`` learned about one Redis database."""
+
+    url: str = Field(description="redacted")
+    db: int = 0
+    fingerprint: str
+    server: RedisServerInfo
+    sample: SampleInfo
+    patterns: list[PatternReport] = Field(default_factory=list)
+    channels: list[ChannelReport] = Field(default_factory=list)
+
+
+class Inventory(Strict):
+    """Output of ``analyze``: facts and classified usages for every source inspected."""
+
+    format_version: int = INVENTORY_FORMAT_VERSION
+    tool_version: str
+    generated_at: str = Field(description="ISO-8601 UTC")
+    redis: RedisInventory | None = None
+    elasticsearch: dict[str, Any] | None = Field(None, description="reserved for the Elasticsearch source")
+
+
+# --------------------------------------------------------------------------- target capabilities
+
+
+class TargetCaps(Strict):
+    """What the target PostgreSQL server has, as probed by :mod:`pgconsolidate.pg`."""
+
+    url: str | None = Field(None, description="redacted; None means the embedded default target")
+    server_version: str
+    server_version_num: int
+    database: str
+    system_identifier: str
+    extensions_installed: dict[str, str] = Field(default_factory=dict, description="name -> version")
+    extensions_available: dict[str, str] = Field(default_factory=dict, description="name -> default version")
+    fingerprint: str
+
+    @property
+    def major(self) -> int:
+        """Major version, e.g. 18."""
+        return self.server_version_num // 10000
+
+    @property
+    def has_uuidv7(self) -> bool:
+        """``uuidv7()`` is built in from PostgreSQL 18 on."""
+        return self.server_version_num >= 180000
+
+    def can_use(self, extension: str) -> bool:
+        """True when the extension is installed, or available to ``CREATE EXTENSION``."""
+        return extension in self.extensions_installed or extension in self.extensions_available
+
+
+# --------------------------------------------------------------------------- the plan
+
+
+class RedisSource(Strict):
+    """Where a plan item's data comes from in Redis, with the facts the decision used."""
+
+    kind: Literal["redis"] = "redis"
+    db: int = 0
+    pattern: str
+    regex: str
+    match_glob: str
+    redis_type: str
+    estimated_keys: int = 0
+    sampled_keys: int = 0
+    ttl_ratio: float = 0.0
+    ttl_p50_seconds: float | None = None
+    value_shapes: dict[str, int] = Field(default_factory=dict)
+
+
+class RedisChannelSource(Strict):
+    """A pub/sub channel (nothing to copy; guidance only)."""
+
+    kind: Literal["redis_channel"] = "redis_channel"
+    channel: str
+    subscribers: int = 0
+
+
+class TargetSpec(Strict):
+    """The PostgreSQL construct a plan item becomes. ``options`` are validated by the mapping."""
+
+    mapping: str = Field(description="name of a mapping in pgconsolidate.mappings.MAPPINGS")
+    schema_name: str = Field("public", alias="schema")
+    table: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class CopyOptions(Strict):
+    """How ``migrate`` copies one item."""
+
+    batch_size: int = Field(5000, ge=1, le=1_000_000)
+    scan_count: int = Field(1000, ge=1, le=100_000, description="SCAN COUNT hint")
+
+
+class VerifyOptions(Strict):
+    """How ``verify`` checks one item."""
+
+    sample: int = Field(1000, ge=0, description="keys read from both sides (seeded)")
+    ttl_tolerance_seconds: float = Field(5.0, ge=0)
+
+
+class PlanItem(Strict):
+    """One decision: a source usage, its verdict and (for ``migrate``) its target construct."""
+
+    id: str = Field(description="stable id, derived from the source (kind, db, pattern)")
+    source: RedisSource | RedisChannelSource = Field(discriminator="kind")
+    usage: Usage
+    verdict: Verdict
+    reason: str = Field(description="why this verdict; for review: the question to answer")
+    target: TargetSpec | None = None
+    copy_options: CopyOptions = Field(default_factory=CopyOptions, alias="copy")
+    verify: VerifyOptions = Field(default_factory=VerifyOptions)
+    notes: list[str] = Field(default_factory=list)
+
+
+class PlanSource(Strict):
+    """A source the plan reads from (redacted URL + fingerprint to refuse a stale plan)."""
+
+    kind: Literal["redis", "elasticsearch"]
+    url: str
+    fingerprint: str
+
+
+class PlanTarget(Strict):
+    """The target the plan was made for; ``migrate`` refuses a different one."""
+
+    url: str | None = None
+    server_version: str
+    fingerprint: str
+    extensions: list[str] = Field(default_factory=list, description="installed or available when planned")
+
+
+class Plan(Strict):
+    """The reviewable contract between ``plan`` and ``migrate``."""
+
+    format_version: int = PLAN_FORMAT_VERSION
+    tool_version: str
+    generated_at: str
+    sources: list[PlanSource]
+    target: PlanTarget
+    items: list[PlanItem]
+
+    def item(self, item_id: str) -> PlanItem:
+        """Return the item with ``item_id`` (KeyError if absent)."""
+        for it in self.items:
+            if it.id == item_id:
+                return it
+        raise KeyError(item_id)
+
+    def migratable(self) -> list[PlanItem]:
+        """Items whose verdict is ``migrate`` (the only ones DDL/copy/verify act on)."""
+        return [it for it in self.items if it.verdict == "migrate" and it.target is not None]
+
+
+# --------------------------------------------------------------------------- execution reports
+
+
+class ItemCopyResult(Strict):
+    """What ``migrate`` did for one item."""
+
+    item_id: str
+    table: str
+    mode: Literal["copy", "upsert", "skipped"] = Field(description="copy: fast first load; upsert: re-run/resume")
+    rows: int = 0
+    vanished: int = Field(0, description="keys SCAN returned that expired/were deleted before they were read")
+    unmatched: int = Field(0, description="keys the glob returned that belong to no item's regex")
+    resumed: bool = False
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        """Rows per second."""
+        return self.rows / self.seconds if self.seconds > 0 else 0.0
+
+
+class MigrateReport(Strict):
+    """Output of ``migrate``."""
+
+    plan: str
+    target: str | None
+    dry_run: bool = False
+    ddl_statements: int = 0
+    items: list[ItemCopyResult] = Field(default_factory=list)
+    seconds: float = 0.0
+
+
+MismatchKind = Literal["missing", "extra", "type", "value", "ttl"]
+
+
+class Mismatch(Strict):
+    """One difference found by ``verify``. Values are redacted unless ``--show-values``."""
+
+    key: str
+    kind: MismatchKind
+    detail: str = ""
+    source_value: str | None = None
+    target_value: str | None = None
+
+
+class ItemParity(Strict):
+    """Parity of one item: counts, sampled (or full) dual reads, mismatches by kind."""
+
+    item_id: str
+    table: str
+    source_count: int
+    target_count: int
+    checked: int = Field(description="keys compared value by value")
+    full: bool = False
+    mismatch_counts: dict[str, int] = Field(default_factory=dict)
+    mismatches: list[Mismatch] = Field(default_factory=list, description="first examples, capped")
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when no mismatch of any kind was found."""
+        return not any(self.mismatch_counts.values())
+
+
+class ParityReport(Strict):
+    """Output of ``verify``."""
+
+    plan: str
+    target: str | None
+    seed: int
+    full: bool
+    items: list[ItemParity] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every item matched."""
+        return all(it.ok for it in self.items)
