@@ -1,0 +1,283 @@
+"""The commands as plain functions: this module *is* the Python API.
+
+Each function takes plain values (URLs, paths, options), does its work through the engines and
+returns a model from :mod:`pgconsolidate.models`. Nothing here prints: the CLI renders the
+returned objects. Connections are opened and closed here, so engines stay connection-agnostic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from pgconsolidate import __version__
+from pgconsolidate.config import REDACTED, redact_url
+from pgconsolidate.errors import PlanError, StalePlanError, UsageError
+from pgconsolidate.models import (
+    INVENTORY_FORMAT_VERSION,
+    Inventory,
+    MigrateReport,
+    ParityReport,
+    Plan,
+    TargetCaps,
+)
+from pgconsolidate.progress import ProgressSink
+
+if TYPE_CHECKING:
+    import psycopg
+    import redis
+
+
+def now_iso() -> str:
+    """Current UTC time, ISO-8601 with seconds precision."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+# --------------------------------------------------------------------------- connections
+
+
+@contextmanager
+def target_connection(target_url: str | None, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
+    """Open the target: ``target_url``, or the embedded PostgreSQL 18 when it is None."""
+    from pgconsolidate.pg import connect_pg
+
+    url = target_url
+    if url is None:
+        from pgconsolidate.embedded import embedded_target_url
+
+        url = embedded_target_url()
+    conn = connect_pg(url, autocommit=autocommit)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+@contextmanager
+def redis_connection(redis_url: str) -> Iterator[redis.Redis]:
+    """Open a Redis connection (bytes in, bytes out) and close it afterwards."""
+    from pgconsolidate.sources.redis import connect_redis
+
+    client = connect_redis(redis_url)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def probe(target_url: str | None) -> TargetCaps:
+    """Probe the target server's version and extensions."""
+    from pgconsolidate.pg import probe_target
+
+    with target_connection(target_url) as conn:
+        return probe_target(conn, target_url)
+
+
+# --------------------------------------------------------------------------- analyze / plan / ddl
+
+
+def analyze(redis_url: str, *, sample: int = 50_000, progress: ProgressSink | None = None) -> Inventory:
+    """Sample a live Redis database and classify its usages."""
+    from pgconsolidate.analyze.sampler import sample_redis
+
+    with redis_connection(redis_url) as client:
+        redis_inv = sample_redis(client, redis_url, sample=sample, progress=progress)
+    return Inventory(tool_version=__version__, generated_at=now_iso(), redis=redis_inv)
+
+
+def load_inventory(path: Path) -> Inventory:
+    """Read an inventory written by ``analyze -o``; errors name the file and the bad field."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such inventory file", hint="run `pgconsolidate analyze ... -o FILE`") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path}: cannot read inventory: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}: not JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
+    version = raw.get("format_version") if isinstance(raw, dict) else None
+    if isinstance(version, int) and version > INVENTORY_FORMAT_VERSION:
+        raise UsageError(
+            f"{path}: inventory format_version {version} is newer than this tool supports "
+            f"({INVENTORY_FORMAT_VERSION}); upgrade pgconsolidate"
+        )
+    try:
+        return Inventory.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        raise UsageError(f"{path}: invalid inventory at {where}: {first['msg']}") from None
+
+
+def make_plan(inventory: Inventory, target_url: str | None, *, schema: str = "public") -> Plan:
+    """Map an inventory to a plan for the target (probed for version and extensions)."""
+    from pgconsolidate.planner import build_plan
+
+    caps = probe(target_url)
+    return build_plan(inventory, caps, schema=schema)
+
+
+def render_ddl(plan: Plan) -> list[str]:
+    """The DDL a plan needs, rendered offline (no connection; capabilities as recorded in the plan)."""
+    from pgconsolidate.execute.ddl import render_plan_ddl
+
+    return render_plan_ddl(plan, None)
+
+
+def load_plan(path: Path) -> Plan:
+    """Load and validate a plan file (errors name the exact field path)."""
+    from pgconsolidate.planfile import load_plan as _load
+
+    return _load(path)
+
+
+# --------------------------------------------------------------------------- migrate / verify
+
+
+def _redis_url_for(plan: Plan, redis_url: str | None) -> str:
+    """The Redis URL to read from: the flag/env, else the plan's when it carries no secret."""
+    if redis_url:
+        return redis_url
+    for src in plan.sources:
+        if src.kind == "redis":
+            if REDACTED in src.url:
+                raise UsageError(
+                    "the plan's Redis URL has a redacted password",
+                    hint="pass --redis or set PGCONSOLIDATE_REDIS_URL",
+                )
+            return src.url
+    raise PlanError("the plan has no Redis source")
+
+
+def check_fresh(plan: Plan, caps: TargetCaps, redis_fingerprint: str | None, *, allow_stale: bool) -> None:
+    """Refuse a plan made for another target or source (like Terraform refuses a stale saved plan)."""
+    if allow_stale:
+        return
+    if plan.target.fingerprint != caps.fingerprint:
+        raise StalePlanError(
+            f"the plan was made for target {plan.target.url or 'embedded'} (PostgreSQL {plan.target.server_version}, "
+            f"fingerprint {plan.target.fingerprint}), but this target is {caps.url or 'embedded'} "
+            f"(PostgreSQL {caps.server_version}, fingerprint {caps.fingerprint})",
+            hint="re-run `pgconsolidate plan` against this target, or pass --allow-stale",
+        )
+    if redis_fingerprint is not None:
+        for src in plan.sources:
+            if src.kind == "redis" and src.fingerprint != redis_fingerprint:
+                raise StalePlanError(
+                    f"the plan was made for Redis {src.url} (fingerprint {src.fingerprint}); "
+                    f"this Redis has fingerprint {redis_fingerprint}",
+                    hint="re-run `pgconsolidate analyze` and `plan`, or pass --allow-stale",
+                )
+
+
+def migrate(
+    plan_path: Path,
+    *,
+    target_url: str | None,
+    redis_url: str | None,
+    resume: bool = False,
+    dry_run: bool = False,
+    only: set[str] | None = None,
+    allow_stale: bool = False,
+    progress: ProgressSink | None = None,
+) -> MigrateReport:
+    """Apply the plan's DDL and copy every ``migrate`` item (``dry_run``: check and count only)."""
+    import time
+
+    from pgconsolidate.analyze.sampler import redis_fingerprint
+    from pgconsolidate.execute.copy import copy_plan
+    from pgconsolidate.execute.ddl import apply_ddl, render_plan_ddl
+    from pgconsolidate.pg import probe_target
+    from pgconsolidate.planfile import plan_fingerprint
+
+    plan = load_plan(plan_path)
+    _check_only(plan, only)
+    started = time.monotonic()
+    source_url = _redis_url_for(plan, redis_url)
+    with target_connection(target_url) as conn, redis_connection(source_url) as client:
+        caps = probe_target(conn, target_url)
+        check_fresh(plan, caps, redis_fingerprint(client, source_url), allow_stale=allow_stale)
+        statements = render_plan_ddl(plan, caps)
+        report = MigrateReport(
+            plan=str(plan_path),
+            target=redact_url(target_url) if target_url else None,
+            dry_run=dry_run,
+            ddl_statements=len(statements),
+        )
+        if dry_run:
+            return report
+        apply_ddl(conn, statements)
+        report.items = copy_plan(
+            client, conn, plan, resume=resume, only=only, plan_fingerprint=plan_fingerprint(plan), progress=progress
+        )
+    report.seconds = round(time.monotonic() - started, 3)
+    return report
+
+
+def verify(
+    plan_path: Path,
+    *,
+    target_url: str | None,
+    redis_url: str | None,
+    sample: int | None = None,
+    seed: int = 0,
+    full: bool = False,
+    show_values: bool = False,
+    only: set[str] | None = None,
+    progress: ProgressSink | None = None,
+) -> ParityReport:
+    """Dual-read the plan's items from Redis and PostgreSQL and report every difference."""
+    from pgconsolidate.verify import verify_plan
+
+    plan = load_plan(plan_path)
+    _check_only(plan, only)
+    source_url = _redis_url_for(plan, redis_url)
+    with target_connection(target_url) as conn, redis_connection(source_url) as client:
+        report = verify_plan(
+            client,
+            conn,
+            plan,
+            sample=sample,
+            seed=seed,
+            full=full,
+            show_values=show_values,
+            only=only,
+            progress=progress,
+        )
+    report.plan = str(plan_path)
+    report.target = redact_url(target_url) if target_url else None
+    return report
+
+
+def sweep(plan_path: Path, *, target_url: str | None) -> dict[str, int]:
+    """Delete expired rows from every TTL-bearing table of the plan (the fallback when pg_cron is absent)."""
+    from pgconsolidate.execute.ddl import sweep_statements
+
+    plan = load_plan(plan_path)
+    deleted: dict[str, int] = {}
+    with target_connection(target_url) as conn:
+        for table, stmt in sweep_statements(plan):
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute(stmt)
+                deleted[table] = cur.rowcount
+    return deleted
+
+
+def _check_only(plan: Plan, only: set[str] | None) -> None:
+    """Reject ``--only`` ids the plan does not have (a typo must not silently copy nothing)."""
+    if not only:
+        return
+    known = {it.id for it in plan.items}
+    unknown = sorted(only - known)
+    if unknown:
+        import difflib
+
+        guesses = [g for u in unknown for g in difflib.get_close_matches(u, known, n=1)]
+        hint = f"did you mean {', '.join(guesses)}?" if guesses else "see the item ids in the plan file"
+        raise UsageError(f"--only names no plan item: {', '.join(unknown)}", hint=hint)

@@ -1,0 +1,1 @@
+"""Renderers: the same models shown as rich tables, PR-ready Markdown or JSON."""

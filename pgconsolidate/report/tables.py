@@ -1,0 +1,169 @@
+"""Reports as neutral tables: one source of truth for what each report shows.
+
+The console renderer draws these with rich, the Markdown renderer with pipe tables, so the two
+can never disagree about columns or numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pgconsolidate.models import Inventory, MigrateReport, ParityReport, Plan
+from pgconsolidate.report.fmt import (
+    human_bytes,
+    human_count,
+    human_seconds,
+    mismatch_total,
+    percent,
+    top_shapes,
+    usage_label,
+)
+
+MISMATCH_KINDS: tuple[str, ...] = ("missing", "extra", "type", "value", "ttl")
+
+
+@dataclass
+class Table:
+    """A titled table with string cells, plus free-text lines shown under it."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Report:
+    """A document: a heading, summary lines, tables."""
+
+    heading: str
+    summary: list[str] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+
+
+def inventory_report(inv: Inventory) -> Report:
+    """What ``analyze`` found: server facts, then one row per key pattern and channel."""
+    rep = Report(heading="pgconsolidate analyze")
+    if inv.redis is None:
+        rep.summary.append("No source was analyzed.")
+        return rep
+    r = inv.redis
+    s = r.server
+    rep.summary += [
+        f"Redis {s.redis_version} at {r.url} (db {r.db}), fingerprint `{r.fingerprint}`",
+        f"Sampled {human_count(r.sample.scanned_keys)} of {human_count(r.sample.dbsize)} keys"
+        + (" (complete)" if r.sample.complete else f" (sample limit {human_count(r.sample.requested)})"),
+        f"Memory {human_bytes(s.used_memory)} used, maxmemory {human_bytes(s.maxmemory) if s.maxmemory else 'unset'}"
+        f", policy {s.maxmemory_policy or 'unknown'}",
+    ]
+    patterns = Table(
+        title="Key patterns",
+        columns=["pattern", "type", "est. keys", "TTL", "TTL p50", "mem p50", "values", "usage"],
+    )
+    for p in r.patterns:
+        f = p.facts
+        patterns.rows.append(
+            [
+                f.pattern if f.db == r.db else f"db{f.db}:{f.pattern}",
+                f.redis_type,
+                human_count(f.estimated_keys),
+                percent(f.ttl.with_ttl, f.ttl.with_ttl + f.ttl.without_ttl),
+                human_seconds(f.ttl.p50_seconds),
+                human_bytes(f.memory.p50),
+                top_shapes(f.value_shapes),
+                usage_label(p.usage),
+            ]
+        )
+        patterns.notes += [f"{f.pattern}: {e.detail}" for e in p.usage.evidence[:3]]
+    rep.tables.append(patterns)
+    if r.channels:
+        chans = Table(title="Pub/sub channels", columns=["channel", "subscribers", "usage"])
+        chans.rows = [[c.channel, str(c.subscribers), usage_label(c.usage)] for c in r.channels]
+        rep.tables.append(chans)
+    if s.commandstats:
+        top = sorted(s.commandstats.items(), key=lambda kv: -kv[1].calls)[:10]
+        cmds = Table(title="Top commands (INFO commandstats)", columns=["command", "calls", "usec/call"])
+        cmds.rows = [[name, human_count(st.calls), f"{st.usec_per_call:.2f}"] for name, st in top]
+        rep.tables.append(cmds)
+    return rep
+
+
+def plan_report(plan: Plan, *, path: str | None = None) -> Report:
+    """The plan's decisions: one row per item with verdict, target and reason."""
+    rep = Report(heading=f"pgconsolidate plan{f' — {path}' if path else ''}")
+    counts = {v: sum(1 for it in plan.items if it.verdict == v) for v in ("migrate", "keep", "review")}
+    rep.summary += [
+        f"Target: {plan.target.url or 'embedded PostgreSQL'} (PostgreSQL {plan.target.server_version}, "
+        f"fingerprint `{plan.target.fingerprint}`)",
+        f"{len(plan.items)} items: {counts['migrate']} migrate, {counts['keep']} keep, {counts['review']} review",
+    ]
+    table = Table(title="Items", columns=["id", "usage", "verdict", "target", "reason"])
+    for it in plan.items:
+        target = f"{it.target.schema_name}.{it.target.table} ({it.target.mapping})" if it.target else "-"
+        table.rows.append([it.id, usage_label(it.usage), it.verdict, target, it.reason])
+        table.notes += [f"{it.id}: {n}" for n in it.notes]
+    rep.tables.append(table)
+    return rep
+
+
+def migrate_report(report: MigrateReport) -> Report:
+    """What ``migrate`` did per item: mode, rows, rate."""
+    rep = Report(heading="pgconsolidate migrate" + (" (dry run)" if report.dry_run else ""))
+    rep.summary.append(f"Plan {report.plan} -> {report.target or 'embedded PostgreSQL'}")
+    applied = "would be applied" if report.dry_run else "applied"
+    rep.summary.append(f"{report.ddl_statements} DDL statements {applied}")
+    if report.items:
+        total = sum(i.rows for i in report.items)
+        rep.summary.append(f"{human_count(total)} rows copied in {report.seconds:.1f}s")
+    table = Table(title="Items", columns=["id", "table", "mode", "rows", "rows/s", "vanished", "seconds"])
+    for it in report.items:
+        table.rows.append(
+            [
+                it.item_id,
+                it.table,
+                it.mode + (" (resumed)" if it.resumed else ""),
+                human_count(it.rows),
+                human_count(it.rate),
+                human_count(it.vanished),
+                f"{it.seconds:.2f}",
+            ]
+        )
+    if table.rows:
+        rep.tables.append(table)
+    return rep
+
+
+def parity_report(report: ParityReport) -> Report:
+    """Verify results: counts and mismatches by kind per item, then the first examples."""
+    bad = [it for it in report.items if not it.ok]
+    rep = Report(heading="pgconsolidate verify")
+    rep.summary.append(
+        f"{'FAILED' if bad else 'OK'}: {len(report.items) - len(bad)}/{len(report.items)} items match "
+        f"({'full comparison' if report.full else f'sampled, seed {report.seed}'})"
+    )
+    table = Table(
+        title="Parity",
+        columns=["id", "table", "source", "target", "checked", *MISMATCH_KINDS, "status"],
+    )
+    for it in report.items:
+        table.rows.append(
+            [
+                it.item_id,
+                it.table,
+                human_count(it.source_count),
+                human_count(it.target_count),
+                human_count(it.checked),
+                *(human_count(it.mismatch_counts.get(k, 0)) for k in MISMATCH_KINDS),
+                "ok" if it.ok else f"{mismatch_total(it.mismatch_counts)} mismatches",
+            ]
+        )
+    rep.tables.append(table)
+    if bad:
+        examples = Table(title="Mismatch examples", columns=["id", "key", "kind", "detail", "source", "target"])
+        for it in bad:
+            for m in it.mismatches:
+                examples.rows.append(
+                    [it.item_id, m.key, m.kind, m.detail, m.source_value or "-", m.target_value or "-"]
+                )
+        rep.tables.append(examples)
+    return rep
