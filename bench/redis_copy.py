@@ -1,0 +1,175 @@
+"""Redis -> PostgreSQL copy throughput, with both ceilings measured in the same run.
+
+Seeds N string keys with a TTL, then prints:
+
+* read ceiling   - SCAN + MGET over the keys, nothing written (what Redis + the client can give);
+* COPY ceiling   - COPY of pre-built rows into a table of the same shape (what PostgreSQL can take);
+* end to end     - ``pgconsolidate migrate`` (a subprocess, as a user runs it) keys/s;
+* the ratio of end to end to the lower ceiling, and the migrate process's peak RSS.
+
+Usage::
+
+    eval "$(bash scripts/services.sh env)"
+    .venv/bin/python bench/redis_copy.py [--keys 1000000] [--redis URL] [--target URL]
+
+Goals (2 cores): end to end >= 0.7 x the lower ceiling and >= 200,000 keys/s; peak RSS < 500 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import redis
+from psycopg import sql
+
+from pgconsolidate import commands
+from pgconsolidate.config import redact_url
+from pgconsolidate.planfile import save_plan
+
+BENCH_DB = 12
+PREFIX = "bench:sess:"
+
+
+def with_db(url: str, db: int) -> str:
+    """The same Redis URL pointing at database ``db``."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+
+def with_database(url: str, name: str) -> str:
+    """The same PostgreSQL URL pointing at database ``name``."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
+
+
+def seed(client: redis.Redis, n: int) -> float:
+    """Write n ~100-byte string keys with a 1-day TTL; returns seconds taken."""
+    t0 = time.perf_counter()
+    value = b'{"user_id": 1234, "roles": ["reader"], "csrf": "' + b"x" * 48 + b'"}'
+    step = 10_000
+    for start in range(0, n, step):
+        pipe = client.pipeline(transaction=False)
+        for i in range(start, min(n, start + step)):
+            pipe.set(f"{PREFIX}{i:08d}", value, ex=86_400)
+        pipe.execute()
+    return time.perf_counter() - t0
+
+
+def read_ceiling(client: redis.Redis, n: int) -> float:
+    """SCAN MATCH + MGET over every key, discarding values; returns keys/s."""
+    t0 = time.perf_counter()
+    seen = 0
+    for_batch: list[bytes] = []
+    cursor = 0
+    while True:
+        cursor, keys = client.scan(cursor=cursor, match=f"{PREFIX}*", count=1000)
+        for_batch.extend(keys)
+        if len(for_batch) >= 5000 or (cursor == 0 and for_batch):
+            client.mget(for_batch)
+            seen += len(for_batch)
+            for_batch = []
+        if cursor == 0:
+            break
+    elapsed = time.perf_counter() - t0
+    assert seen == n, f"read ceiling saw {seen} keys, expected {n}"
+    return seen / elapsed
+
+
+def copy_ceiling(pg_url: str, n: int) -> float:
+    """COPY n pre-built rows (key text, value text, expires_at timestamptz) into an UNLOGGED table."""
+    expires = datetime.now(UTC) + timedelta(days=1)
+    value = '{"user_id": 1234, "roles": ["reader"], "csrf": "' + "x" * 48 + '"}'
+    rows = [(f"{PREFIX}{i:08d}", value, expires) for i in range(n)]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS bench_copy_ceiling")
+        conn.execute(
+            "CREATE UNLOGGED TABLE bench_copy_ceiling (key text PRIMARY KEY, value jsonb, expires_at timestamptz)"
+        )
+        conn.execute("SET synchronous_commit = off")
+        t0 = time.perf_counter()
+        for start in range(0, n, 5000):
+            with conn.transaction(), conn.cursor() as cur:
+                with cur.copy("COPY bench_copy_ceiling (key, value, expires_at) FROM STDIN") as copy:
+                    for row in rows[start : start + 5000]:
+                        copy.write_row(row)
+        elapsed = time.perf_counter() - t0
+        conn.execute("DROP TABLE bench_copy_ceiling")
+    return n / elapsed
+
+
+def end_to_end(redis_url: str, pg_url: str, workdir: Path) -> tuple[float, float, int, dict[str, object]]:
+    """analyze + plan in-process, then ``pgconsolidate migrate`` as a subprocess.
+
+    Returns (copy keys/s from the report, wall keys/s incl. start-up and DDL, peak RSS bytes, report).
+    """
+    inv = commands.analyze(redis_url, sample=20_000)
+    plan = commands.make_plan(inv, pg_url)
+    plan_path = workdir / "bench-plan.yaml"
+    save_plan(plan, plan_path)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pgconsolidate", "migrate", str(plan_path), "--target", pg_url,
+         "--redis", redis_url, "--format", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    # wait4 gives this child's own peak RSS (ru_maxrss is in KiB on Linux)
+    stdout_chunks: list[bytes] = []
+    assert proc.stdout is not None and proc.stderr is not None
+    stdout_chunks.append(proc.stdout.read())
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"migrate failed ({proc.returncode}): {stderr.decode(errors='replace')}")
+    report = json.loads(b"".join(stdout_chunks))
+    rows = sum(int(i["rows"]) for i in report["items"])
+    copy_seconds = sum(float(i["seconds"]) for i in report["items"])
+    return rows / copy_seconds, rows / wall, usage.ru_maxrss * 1024, report
+
+
+def main() -> None:
+    """Run the three measurements and print them."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--keys", type=int, default=1_000_000)
+    parser.add_argument("--redis", default=os.environ.get("PGCONSOLIDATE_TEST_REDIS_URL"))
+    parser.add_argument("--target", default=os.environ.get("PGCONSOLIDATE_TEST_PG_URL"))
+    args = parser.parse_args()
+    if not args.redis or not args.target:
+        raise SystemExit("set --redis/--target or run: eval \"$(bash scripts/services.sh env)\"")
+    redis_url = with_db(args.redis, BENCH_DB)
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    with psycopg.connect(args.target, autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS pgc_bench WITH (FORCE)")
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier("pgc_bench")))
+    pg_url = with_database(args.target, "pgc_bench")
+
+    print(f"redis  {redact_url(redis_url)}\ntarget {redact_url(pg_url)}\nkeys   {args.keys:,}")
+    print(f"seed            {seed(client, args.keys):8.1f} s")
+    read = read_ceiling(client, args.keys)
+    print(f"read ceiling    {read:12,.0f} keys/s   (SCAN + MGET, nothing written)")
+    copy = copy_ceiling(pg_url, args.keys)
+    print(f"COPY ceiling    {copy:12,.0f} rows/s   (pre-built rows, same table shape)")
+    with tempfile.TemporaryDirectory() as tmp:
+        e2e, wall, rss, _ = end_to_end(redis_url, pg_url, Path(tmp))
+    lower = min(read, copy)
+    print(f"end to end      {e2e:12,.0f} keys/s   (migrate copy phase; {wall:,.0f} keys/s incl. start-up + DDL)")
+    print(f"ratio           {e2e / lower:12.2f}          (end to end / lower ceiling; goal >= 0.70)")
+    print(f"peak RSS        {rss / 2**20:12.0f} MiB      (migrate process; goal < 500)")
+    client.flushdb()
+
+
+if __name__ == "__main__":
+    main()

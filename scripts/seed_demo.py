@@ -1,0 +1,28 @@
+"""Seed the demo keyspace into a Redis database: ``python scripts/seed_demo.py REDIS_URL [--scale N] [--flush]``."""
+
+from __future__ import annotations
+
+import argparse
+
+import redis
+
+from pgconsolidate.config import redact_url
+from pgconsolidate.demo import seed_demo_keyspace
+
+
+def main() -> None:
+    """Parse arguments, optionally flush the database, seed it, print a one-line summary."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("redis_url")
+    parser.add_argument("--scale", type=int, default=1)
+    parser.add_argument("--flush", action="store_true", help="FLUSHDB first (the demo database only)")
+    args = parser.parse_args()
+    client = redis.Redis.from_url(args.redis_url)
+    if args.flush:
+        client.flushdb()
+    summary = seed_demo_keyspace(client, scale=args.scale)
+    print(f"seeded {summary.total} keys into {redact_url(args.redis_url)}")
+
+
+if __name__ == "__main__":
+    main()
