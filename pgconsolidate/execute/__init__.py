@@ -1,0 +1,1 @@
+"""Executing a plan against the target: DDL (:mod:`.ddl`), copy engine, checkpoints."""

@@ -1,0 +1,265 @@
+"""Helpers shared by the Redis mappings: quoting, derived names, key display, fast conversions.
+
+Everything that turns a plan value into SQL text goes through :func:`ident` / :func:`literal`
+(psycopg's own quoting, rendered without a connection), so templates never see a raw name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, TypeVar
+
+from psycopg import sql
+from pydantic import BaseModel, ConfigDict
+
+from pgconsolidate.config import redact_text
+from pgconsolidate.errors import DataError, PlanError, SourceError
+from pgconsolidate.mappings.base import SourceRecord
+from pgconsolidate.models import PlanItem, TargetCaps, TargetSpec
+
+MAX_IDENT_BYTES = 63
+"""PostgreSQL truncates longer identifiers (NAMEDATALEN - 1); we never let it do so silently."""
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS = timedelta(milliseconds=1)
+
+Cleanup = Literal["pg_cron", "sweep", "none"]
+KeyType = Literal["text", "bytea"]
+
+OptionsT = TypeVar("OptionsT", bound=BaseModel)
+
+
+class OptionsBase(BaseModel):
+    """Base of every mapping's ``target.options`` model: strict, so a typo names its path."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- SQL text
+
+
+def ident(*names: str) -> str:
+    """A (possibly schema-qualified) identifier, quoted by psycopg (doubles embedded quotes)."""
+    return sql.Identifier(*names).as_string(None)
+
+
+def literal(value: str) -> str:
+    """A SQL string literal, quoted by psycopg (``E'...'`` when it holds backslashes)."""
+    return sql.Literal(value).as_string(None).strip()
+
+
+def dollar_tag(*texts: str) -> str:
+    """A dollar-quote tag (``$pgc$``) that occurs in none of ``texts`` (quoted names may hold ``$``)."""
+    n = 0
+    while True:
+        tag = f"$pgc{n or ''}$"
+        if not any(tag in t for t in texts):
+            return tag
+        n += 1
+
+
+def short_hash(text: str, length: int = 6) -> str:
+    """A short, stable hex digest used to keep derived names unique after truncation."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:length]
+
+
+def derived_name(base: str, suffix: str) -> str:
+    """``<base><suffix>`` limited to 63 bytes; when too long, ``base`` is cut and a hash keeps it unique."""
+    name = base + suffix
+    if len(name.encode("utf-8")) <= MAX_IDENT_BYTES:
+        return name
+    tag = "_" + short_hash(name)
+    room = MAX_IDENT_BYTES - len((tag + suffix).encode("utf-8"))
+    cut = base.encode("utf-8")[:room].decode("utf-8", "ignore")
+    return cut + tag + suffix
+
+
+def target_of(item: PlanItem) -> TargetSpec:
+    """The item's target; PlanError when a mapping is asked about an item without one."""
+    if item.target is None:
+        raise PlanError(f"item {item.id}: has no target (verdict {item.verdict})")
+    return item.target
+
+
+def parse_options(model: type[OptionsT], item: PlanItem) -> OptionsT:
+    """Validate ``item.target.options`` with the mapping's model (plan files are validated on load)."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(target_of(item).options)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise PlanError(f"items[id={item.id}].target.options.{loc}: {first['msg']}") from None
+
+
+def common_context(item: PlanItem, caps: TargetCaps | None) -> dict[str, Any]:
+    """Template variables every mapping shares: quoted table, derived object names, target facts."""
+    t = target_of(item)
+    return {
+        "item_id": item.id,
+        "table": ident(t.schema_name, t.table),
+        "live_view": ident(t.schema_name, derived_name(t.table, "_live")),
+        "expires_index": ident(derived_name(t.table, "_expires_at_idx")),
+        "cron_job": literal(derived_name(f"pgconsolidate_cleanup_{t.schema_name}_{t.table}", "")),
+        "cron_schedule": literal("* * * * *"),
+        "has_uuidv7": caps.has_uuidv7 if caps is not None else False,
+        "server_major": caps.major if caps is not None else None,
+    }
+
+
+# --------------------------------------------------------------------------- data side
+
+
+def key_display(key: bytes) -> str:
+    """A key as shown in messages: UTF-8, invalid bytes and control characters ``\\xNN``-escaped,
+    secrets scrubbed (same display as ``sources.redis.key_to_text``, plus control characters)."""
+    text = key.decode("utf-8", "backslashreplace")
+    if not text.isprintable():
+        text = "".join(ch if ch.isprintable() else f"\\x{ord(ch):02x}" for ch in text)
+    return redact_text(text)
+
+
+def item_path(item: PlanItem, field: str) -> str:
+    """The plan-file path of one of the item's fields, e.g. ``items[id=redis.db0.x].target.mapping``."""
+    return f"items[id={item.id}].{field}"
+
+
+def data_error(item: PlanItem, field: str, key: bytes, problem: str, fix: str) -> DataError:
+    """A DataError naming the plan field to change, the key and the fix, in one line."""
+    return DataError(f"{item_path(item, field)}: key '{key_display(key)}' {problem}; {fix}")
+
+
+def ms_to_datetime(ms: int | None) -> datetime | None:
+    """Epoch milliseconds -> aware UTC datetime (exact: no float rounding)."""
+    return None if ms is None else EPOCH + ms * _ONE_MS
+
+
+def datetime_to_ms(value: datetime | None) -> int | None:
+    """Aware datetime -> epoch milliseconds (floor), the inverse of :func:`ms_to_datetime`."""
+    return None if value is None else (value - EPOCH) // _ONE_MS
+
+
+def key_converter(item: PlanItem, key_type: str) -> Callable[[bytes], str | bytes]:
+    """Converter for the key column: bytes kept for bytea; text requires UTF-8 without NUL."""
+    if key_type == "bytea":
+        return bytes
+
+    def to_text(key: bytes) -> str:
+        try:
+            text = key.decode("utf-8")
+        except UnicodeDecodeError:
+            raise data_error(item, "target.options.key_type", key, "is not valid UTF-8", "set it to bytea") from None
+        if "\x00" in text:
+            raise data_error(item, "target.options.key_type", key, "contains a NUL byte", "set it to bytea")
+        return text
+
+    return to_text
+
+
+def key_canonical_target(value: Any) -> bytes:
+    """A key column value as bytes (text columns come back as str, bytea as bytes)."""
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    return bytes(value)
+
+
+def json_problem(text: str) -> str | None:
+    """Why ``text`` is not acceptable to ``jsonb`` (None when it is).
+
+    Python's parser is laxer than PostgreSQL's in three ways we must catch: ``NaN``/``Infinity``,
+    ``\\u0000`` and unpaired surrogate escapes. The last two can only come from ``\\u`` escapes,
+    so the deep walk runs only when the text contains one (rare; keeps the hot path short).
+    """
+    try:
+        parsed = _STRICT_JSON(text)
+    except ValueError as exc:
+        return f"is not valid JSON ({exc})"
+    if "\\u" in text and _bad_json_string(parsed):
+        return "holds \\u0000 or an unpaired surrogate, which jsonb rejects"
+    return None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+# Built once: json.loads(..., parse_constant=...) would build a new decoder on every call.
+_STRICT_JSON = json.JSONDecoder(parse_constant=_reject_constant).decode
+
+
+def _bad_json_string(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value or any(0xD800 <= ord(c) <= 0xDFFF for c in value)
+    if isinstance(value, dict):
+        return any(_bad_json_string(k) or _bad_json_string(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_bad_json_string(v) for v in value)
+    return False
+
+
+def pipelined_read(
+    client: Any,
+    keys: Sequence[bytes],
+    value_command: str,
+    now_ms: int,
+    empty: Callable[[Any], bool],
+) -> list[SourceRecord | None]:
+    """One pipelined round of ``<value_command> key`` + ``PTTL key`` per key.
+
+    A key is reported as vanished (``None``) when its value is missing/empty or PTTL says -2
+    (it expired between SCAN and read). A key of another Redis type (WRONGTYPE) is also
+    ``None``: the glob matched it but it is not this item's data.
+    """
+    pipe = client.pipeline(transaction=False)
+    for key in keys:
+        pipe.execute_command(value_command, key)
+        pipe.execute_command("PTTL", key)
+    replies = pipe.execute(raise_on_error=False)
+    out: list[SourceRecord | None] = []
+    for i, key in enumerate(keys):
+        value = replies[2 * i]
+        pttl = replies[2 * i + 1]
+        if isinstance(value, Exception):
+            if "WRONGTYPE" in str(value):
+                out.append(None)
+                continue
+            raise SourceError(f"{value_command} failed for key '{key_display(key)}': {redact_text(str(value))}")
+        if isinstance(pttl, Exception):
+            raise SourceError(f"PTTL failed for key '{key_display(key)}': {redact_text(str(pttl))}")
+        if value is None or empty(value) or pttl == -2:
+            out.append(None)
+            continue
+        out.append(SourceRecord(key, value, now_ms + pttl if pttl > 0 else None))
+    return out
+
+
+class ConverterCache:
+    """Per-item row converters, so the hot ``to_row`` path never re-validates options.
+
+    Keyed by the identity of the item (kept alive in the entry so the id cannot be reused) and
+    checked against the identity of its options dict, so replacing ``target.options`` rebuilds.
+    """
+
+    _MAX_ENTRIES = 256
+
+    def __init__(self) -> None:
+        self._entries: dict[int, tuple[PlanItem, object, Callable[[SourceRecord], tuple[Any, ...]]]] = {}
+
+    def get(
+        self, item: PlanItem, build: Callable[[PlanItem], Callable[[SourceRecord], tuple[Any, ...]]]
+    ) -> Callable[[SourceRecord], tuple[Any, ...]]:
+        """The cached converter for ``item`` (built on first use)."""
+        entry = self._entries.get(id(item))
+        target = item.target
+        if entry is not None and entry[0] is item and target is not None and entry[1] is target.options:
+            return entry[2]
+        opts = target_of(item).options
+        conv = build(item)
+        if len(self._entries) >= self._MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[id(item)] = (item, opts, conv)
+        return conv

@@ -1,0 +1,364 @@
+"""Rules that turn an Inventory into a Plan, aware of the target's capabilities. Never connects.
+
+Per classified pattern: a verdict (``migrate``, ``keep`` with the reason and numbers, ``review``
+with the question), and for ``migrate`` a mapping, a table name and the mapping's options, with
+notes that say which choice was made and why. Everything is deterministic: the same Inventory
+and TargetCaps give the same Plan (ids, names, order), so plan files diff cleanly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pgconsolidate import __version__
+from pgconsolidate.config import redact_url
+from pgconsolidate.mappings._common import MAX_IDENT_BYTES
+from pgconsolidate.models import (
+    CopyOptions,
+    Inventory,
+    KeyPattern,
+    PatternReport,
+    Plan,
+    PlanItem,
+    PlanSource,
+    PlanTarget,
+    RedisChannelSource,
+    RedisInventory,
+    RedisSource,
+    TargetCaps,
+    TargetSpec,
+    Usage,
+    UsageKind,
+    Verdict,
+)
+
+CACHE_KEEP_BYTES = 4 * 1024**3
+"""A cache estimated above this stays on Redis: RAM-speed eviction beats a table at that size."""
+
+LUA_KEEP_SHARE = 0.25
+"""Counters stay on Redis when Lua (EVAL/EVALSHA/FCALL) is at least this share of all commands."""
+
+LUA_NOTE_SHARE = 0.05
+"""Above this share every migrated item gets a note to check that no script touches its keys."""
+
+JSONB_MIN_SHARE = 0.95
+"""JSON objects/arrays must be at least this share of sampled values (the rest empty) for jsonb."""
+
+BIG_VALUE_BYTES = 64 * 1024
+"""Items whose p95 value is larger copy in smaller batches to bound memory."""
+
+_LUA_COMMANDS = ("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro")
+
+_LATER: dict[UsageKind, str] = {
+    UsageKind.RATE_LIMIT: "a table (key, window_start, count) with a check-and-increment function",
+    UsageKind.LOCK: "PostgreSQL advisory locks (guidance only; no data to copy)",
+    UsageKind.QUEUE: "a pgmq queue (or a SKIP LOCKED table)",
+    UsageKind.SET: "a table (set_key, member) with a composite primary key",
+    UsageKind.LEADERBOARD: "a table (board, member, score) with an index on (board, score DESC)",
+    UsageKind.STREAM: "pgmq or an append-only table with a consumer-groups table",
+    UsageKind.PUBSUB: "LISTEN/NOTIFY (payloads are limited to 8000 bytes)",
+    UsageKind.UNKNOWN: "nothing yet: the usage could not be classified",
+}
+
+
+@dataclass
+class _Decision:
+    verdict: Verdict
+    reason: str
+    mapping: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+def build_plan(
+    inventory: Inventory, caps: TargetCaps, *, schema: str = "public", generated_at: str | None = None
+) -> Plan:
+    """The Plan for ``inventory`` on the target described by ``caps`` (``generated_at`` defaults to now)."""
+    sources: list[PlanSource] = []
+    items: list[PlanItem] = []
+    if inventory.redis is not None:
+        redis = inventory.redis
+        sources.append(PlanSource(kind="redis", url=redact_url(redis.url), fingerprint=redis.fingerprint))
+        lua_share = _lua_share(redis)
+        items.extend(_pattern_item(p, caps, schema, lua_share) for p in redis.patterns)
+        items.extend(_channel_item(ch.channel, ch.subscribers, ch.usage) for ch in redis.channels)
+    _assign_table_names(items)
+    items.sort(key=lambda it: it.id)
+    return Plan(
+        tool_version=__version__,
+        generated_at=generated_at or datetime.now(UTC).replace(microsecond=0).isoformat(),
+        sources=sources,
+        target=PlanTarget(
+            url=caps.url,
+            server_version=caps.server_version,
+            fingerprint=caps.fingerprint,
+            extensions=sorted(set(caps.extensions_installed) | set(caps.extensions_available)),
+        ),
+        items=items,
+    )
+
+
+# --------------------------------------------------------------------------- ids and names
+
+
+def slug(text: str, sep: str = "_") -> str:
+    """Lowercase ``[a-z0-9]`` runs joined by ``sep`` (``session:{uuid}`` -> ``session_uuid``)."""
+    return sep.join(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def item_id(kind: str, db: int, pattern: str, redis_type: str) -> str:
+    """Stable item id, e.g. ``redis.db0.session-uuid.3f2a1c`` (slug for humans, hash for uniqueness)."""
+    digest = hashlib.sha256(f"{kind}\x00{db}\x00{pattern}\x00{redis_type}".encode()).hexdigest()[:6]
+    return f"{kind}.db{db}.{slug(pattern, '-')[:48].strip('-') or 'keys'}.{digest}"
+
+
+def table_name(db: int, pattern: str) -> str:
+    """``redis_<pattern words without placeholders>`` (``user:{id}:profile`` -> ``redis_user_profile``)."""
+    words = slug(re.sub(r"\{[^}]*\}", " ", pattern))
+    base = f"redis_db{db}_" if db else "redis_"
+    return _fit(base + (words or "keys"), pattern)
+
+
+def _fit(name: str, salt: str, suffix: str = "") -> str:
+    """``name + suffix`` within 63 bytes, cut with a hash of ``salt`` when it is longer."""
+    if len(name) + len(suffix) <= MAX_IDENT_BYTES:
+        return name + suffix
+    tag = "_" + hashlib.sha256(salt.encode()).hexdigest()[:6]
+    return name[: MAX_IDENT_BYTES - len(tag) - len(suffix)].rstrip("_") + tag + suffix
+
+
+def _assign_table_names(items: list[PlanItem]) -> None:
+    """Resolve collisions: every item sharing a name gets ``_<hash of its id>`` (order-independent)."""
+    by_name: dict[str, list[PlanItem]] = {}
+    for it in items:
+        if it.target is not None:
+            by_name.setdefault(it.target.table, []).append(it)
+    taken = set(by_name)
+    for name, group in sorted(by_name.items()):
+        if len(group) < 2:
+            continue
+        for it in group:
+            assert it.target is not None
+            new = _fit(name, it.id, "_" + hashlib.sha256(it.id.encode()).hexdigest()[:6])
+            while new in taken:  # astronomically unlikely; keep it deterministic anyway
+                new = _fit(new, it.id, "_x")
+            taken.add(new)
+            it.target = it.target.model_copy(update={"table": new})
+            it.notes.append(f"table name '{name}' is shared by {len(group)} patterns; suffixed to stay unique")
+
+
+# --------------------------------------------------------------------------- rules
+
+
+def _pattern_item(report: PatternReport, caps: TargetCaps, schema: str, lua_share: float) -> PlanItem:
+    facts, usage = report.facts, report.usage
+    decision = _decide(facts, usage, caps, lua_share)
+    target = None
+    if decision.mapping is not None:
+        target = TargetSpec(
+            mapping=decision.mapping,
+            schema_name=schema,
+            table=table_name(facts.db, facts.pattern),
+            options=decision.options,
+        )
+    return PlanItem(
+        id=item_id("redis", facts.db, facts.pattern, facts.redis_type),
+        source=RedisSource(
+            db=facts.db,
+            pattern=facts.pattern,
+            regex=facts.regex,
+            match_glob=facts.match_glob,
+            redis_type=facts.redis_type,
+            estimated_keys=facts.estimated_keys,
+            sampled_keys=facts.sampled_keys,
+            ttl_ratio=round(facts.ttl.ratio, 4),
+            ttl_p50_seconds=facts.ttl.p50_seconds,
+            value_shapes=dict(facts.value_shapes),
+        ),
+        usage=usage,
+        verdict=decision.verdict,
+        reason=decision.reason,
+        target=target,
+        copy_options=_copy_options(facts),
+        notes=decision.notes,
+    )
+
+
+def _channel_item(channel: str, subscribers: int, usage: Usage) -> PlanItem:
+    digest = hashlib.sha256(f"redis_channel\x00{channel}".encode()).hexdigest()[:6]
+    return PlanItem(
+        id=f"redis.channel.{slug(channel, '-')[:48].strip('-') or 'channel'}.{digest}",
+        source=RedisChannelSource(channel=channel, subscribers=subscribers),
+        usage=usage,
+        verdict="review",
+        reason=f"pub/sub mapping arrives in a later release; it would be {_LATER[UsageKind.PUBSUB]}",
+    )
+
+
+def _decide(facts: KeyPattern, usage: Usage, caps: TargetCaps, lua_share: float) -> _Decision:
+    kind = usage.kind
+    if kind in (UsageKind.CACHE, UsageKind.SESSION):
+        decision = _decide_ttl_store(facts, kind, caps)
+    elif kind is UsageKind.COUNTER:
+        decision = _decide_counter(facts, caps, lua_share)
+    elif kind in (UsageKind.JSON_DOCUMENT, UsageKind.OBJECT_HASH):
+        decision = _decide_document(facts, kind, caps)
+    else:
+        decision = _Decision("review", f"{kind.value} mapping arrives in a later release; it would be {_LATER[kind]}")
+    if decision.verdict == "migrate" and lua_share >= LUA_NOTE_SHARE:
+        decision.notes.append(
+            f"Lua is {lua_share:.0%} of the server's commands: check that no script reads or writes these keys"
+        )
+    return decision
+
+
+def _decide_ttl_store(facts: KeyPattern, kind: UsageKind, caps: TargetCaps) -> _Decision:
+    memory = _estimated_bytes(facts)
+    if kind is UsageKind.CACHE and memory > CACHE_KEEP_BYTES:
+        return _Decision(
+            "keep",
+            f"cache of ~{facts.estimated_keys:,} keys using ~{memory / 1024**3:.1f} GiB: at that size "
+            f"Redis eviction is the better cache (threshold {CACHE_KEEP_BYTES / 1024**3:.0f} GiB)",
+        )
+    decision = _store(facts, caps, unlogged=True, prefer_json=kind is UsageKind.SESSION)
+    if decision.verdict == "migrate":
+        decision.notes.insert(
+            0,
+            "UNLOGGED table: fast writes, but emptied after a crash and not replicated - fine for "
+            f"{kind.value} data that the application can rebuild",
+        )
+    return decision
+
+
+def _decide_document(facts: KeyPattern, kind: UsageKind, caps: TargetCaps) -> _Decision:
+    return _store(facts, caps, unlogged=False, prefer_json=True)
+
+
+def _decide_counter(facts: KeyPattern, caps: TargetCaps, lua_share: float) -> _Decision:
+    if facts.redis_type != "string":
+        return _Decision("review", f"counter keys are Redis {facts.redis_type}s; which field is the counter?")
+    if lua_share >= LUA_KEEP_SHARE:
+        return _Decision(
+            "keep",
+            f"Lua is {lua_share:.0%} of the server's commands; scripted counters (check-and-increment) "
+            "should stay on Redis until the scripts are rewritten",
+        )
+    total = sum(facts.value_shapes.values())
+    integers = facts.value_shapes.get("integer", 0)
+    if total and integers < total:
+        decision = _store(facts, caps, unlogged=False, prefer_json=False)
+        decision.notes.append(
+            f"only {integers} of {total} sampled values are integers, so this is a kv_table, not a counter"
+        )
+        return decision
+    options: dict[str, Any] = {"key_type": _key_type(facts), "cleanup": _cleanup(facts, caps)}
+    notes = _cleanup_notes(options["cleanup"], caps) + _key_notes(facts)
+    notes.append("INCRBY becomes <table>_incr(key, by => n), one INSERT .. ON CONFLICT DO UPDATE")
+    return _Decision("migrate", f"counter: {_ttl_text(facts)} -> counter table (bigint)", "counter", options, notes)
+
+
+def _store(facts: KeyPattern, caps: TargetCaps, *, unlogged: bool, prefer_json: bool) -> _Decision:
+    """kv_table for strings, hash_jsonb for hashes; review for any other type."""
+    cleanup = _cleanup(facts, caps)
+    notes = _cleanup_notes(cleanup, caps) + _key_notes(facts)
+    persistence = "UNLOGGED" if unlogged else "logged"
+    if facts.redis_type == "string":
+        value_type, why = _value_type(facts.value_shapes, prefer_json)
+        notes.append(why)
+        options: dict[str, Any] = {
+            "value_type": value_type,
+            "key_type": _key_type(facts),
+            "unlogged": unlogged,
+            "cleanup": cleanup,
+        }
+        return _Decision(
+            "migrate", f"{_ttl_text(facts)} -> {persistence} kv_table ({value_type})", "kv_table", options, notes
+        )
+    if facts.redis_type == "hash":
+        binary = facts.value_shapes.get("binary", 0)
+        encoding = "base64" if binary else "utf8"
+        if binary:
+            notes.append(f"{binary} sampled keys hold binary field values: every field value is stored as base64")
+        options = {"key_type": _key_type(facts), "unlogged": unlogged, "field_encoding": encoding, "cleanup": cleanup}
+        return _Decision("migrate", f"{_ttl_text(facts)} -> {persistence} hash_jsonb", "hash_jsonb", options, notes)
+    return _Decision("review", f"no mapping for Redis {facts.redis_type} keys with this usage yet; how are they read?")
+
+
+def _value_type(shapes: dict[str, int], prefer_json: bool) -> tuple[str, str]:
+    total = sum(shapes.values())
+    binary = shapes.get("binary", 0)
+    if binary:
+        return "bytea", f"{binary} of {total} sampled values are binary: value stored as bytea"
+    json_values = shapes.get("json_object", 0) + shapes.get("json_array", 0)
+    empty = shapes.get("empty", 0)
+    if total and json_values / total >= JSONB_MIN_SHARE and json_values + empty == total:
+        note = f"{json_values} of {total} sampled values are JSON: value stored as jsonb"
+        return "jsonb", note + (" (empty strings become NULL)" if empty else "")
+    if prefer_json and json_values:
+        return "text", f"only {json_values} of {total} sampled values are JSON: value kept as text"
+    return "text", "sampled values are UTF-8 text: value stored as text"
+
+
+def _key_type(facts: KeyPattern) -> str:
+    return "bytea" if facts.binary_keys else "text"
+
+
+def _key_notes(facts: KeyPattern) -> list[str]:
+    if facts.binary_keys:
+        return [f"{facts.binary_keys} sampled key names are not UTF-8: key stored as bytea"]
+    return []
+
+
+def _cleanup(facts: KeyPattern, caps: TargetCaps) -> str:
+    if facts.ttl.with_ttl == 0:
+        return "none"
+    return "pg_cron" if caps.can_use("pg_cron") else "sweep"
+
+
+def _cleanup_notes(cleanup: str, caps: TargetCaps) -> list[str]:
+    if cleanup == "pg_cron":
+        where = "installed" if "pg_cron" in caps.extensions_installed else "available"
+        return [
+            f"expired rows deleted every minute by a pg_cron job (pg_cron is {where}; it must be in "
+            "shared_preload_libraries); readers use the <table>_live view"
+        ]
+    if cleanup == "sweep":
+        return [
+            "pg_cron is not available on the target: expired rows are deleted by `pgconsolidate sweep` "
+            "(schedule it); readers use the <table>_live view"
+        ]
+    return ["no sampled key has a TTL: no cleanup job"]
+
+
+def _ttl_text(facts: KeyPattern) -> str:
+    sampled = facts.ttl.with_ttl + facts.ttl.without_ttl
+    if not sampled:
+        return f"{facts.redis_type} keys"
+    return f"{facts.redis_type} keys, {facts.ttl.ratio:.0%} of {sampled} sampled with a TTL"
+
+
+def _estimated_bytes(facts: KeyPattern) -> float:
+    if facts.memory.count:
+        return facts.memory.total / facts.memory.count * facts.estimated_keys
+    return 0.0
+
+
+def _copy_options(facts: KeyPattern) -> CopyOptions:
+    p95 = facts.memory.p95 or 0
+    if p95 > BIG_VALUE_BYTES:
+        # Bound a batch to ~64 MiB of values: batch_size * p95 <= 64 MiB.
+        return CopyOptions(batch_size=max(10, int(64 * 1024**2 // p95)))
+    return CopyOptions()
+
+
+def _lua_share(redis: RedisInventory) -> float:
+    stats = redis.server.commandstats
+    total = sum(s.calls for s in stats.values())
+    if not total:
+        return 0.0
+    lua = sum(s.calls for name, s in stats.items() if name.lower().removeprefix("cmdstat_") in _LUA_COMMANDS)
+    return lua / total
