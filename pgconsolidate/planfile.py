@@ -22,7 +22,7 @@ from pgconsolidate.models import PLAN_FORMAT_VERSION, Plan
 HEADER = (
     "# pgconsolidate plan: what `pgconsolidate migrate` will do, item by item.\n"
     "# Hand-editable: change a verdict, a table name or target.options, then run\n"
-    "# `pgconsolidate migrate --plan <this file>`; it is validated on load.\n"
+    "# `pgconsolidate migrate <this file>`; it is validated on load.\n"
 )
 
 _DISCRIMINATOR_TAGS = {"redis", "redis_channel"}

@@ -1,0 +1,1 @@
+"""Analysis: key-pattern inference, live sampling of a Redis keyspace, usage classification."""

@@ -1,0 +1,522 @@
+"""Live sampling of one Redis database into a :class:`~pgconsolidate.models.RedisInventory`.
+
+Cost is bounded by ``sample``, not by the keyspace: SCAN stops once ``sample`` distinct keys were
+seen, then the sampled keys are described in pipelined rounds of :data:`DESCRIBE_CHUNK` keys
+(TYPE/PTTL/MEMORY USAGE/OBJECT ENCODING, then lengths, then a bounded value peek). Values are never
+read whole when large: strings over 64 KiB are peeked with GETRANGE, big hashes with one HSCAN
+page. Server-level facts (INFO, CONFIG, PUBSUB, CLIENT LIST) are read best-effort: a managed Redis
+that renames or forbids a command loses that fact, not the analysis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis
+
+from pgconsolidate.analyze.keypatterns import group_patterns
+from pgconsolidate.analyze.redis import classify_channel, classify_pattern
+from pgconsolidate.config import redact_text, redact_url
+from pgconsolidate.errors import ConnectionFailed, SourceError
+from pgconsolidate.models import (
+    TTL_BUCKETS,
+    ChannelReport,
+    CommandStat,
+    KeyPattern,
+    PatternReport,
+    RedisInventory,
+    RedisServerInfo,
+    SampleInfo,
+    SizeStats,
+    TTLStats,
+)
+from pgconsolidate.progress import NullProgress, ProgressSink
+from pgconsolidate.sources.redis import db_from_url, key_text_for_regex, key_to_text
+
+DESCRIBE_CHUNK = 1000
+"""Keys per pipelined round trip while describing the sample."""
+STRING_PEEK_LIMIT = 64 * 1024
+"""Strings up to this many bytes are read whole (GET); longer ones only their first 4 KiB."""
+STRING_PEEK_PREFIX = 4096
+HASH_FULL_LIMIT = 512
+"""Hashes up to this many fields are read whole (HGETALL); bigger ones one HSCAN page."""
+HASH_FIELD_VALUES_PER_KEY = 64
+"""Field values per hash whose shape is classified (field names are all counted)."""
+MAX_TRACKED_FIELDS = 10_000
+"""Distinct hash field names tracked per pattern (bounded memory for map-like hashes)."""
+TOP_FIELDS = 50
+MAX_CHANNELS = 1000
+
+_LENGTH_COMMAND = {
+    "string": "STRLEN",
+    "hash": "HLEN",
+    "list": "LLEN",
+    "set": "SCARD",
+    "zset": "ZCARD",
+    "stream": "XLEN",
+}
+_INTEGER = re.compile(rb"-?(?:0|[1-9][0-9]*)")
+_FLOAT = re.compile(rb"-?(?:[0-9]+\.[0-9]*|\.[0-9]+|[0-9]+(?=[eE]))(?:[eE][-+]?[0-9]+)?")
+_INT64 = 2**63
+
+
+# --------------------------------------------------------------------------- value shapes
+
+
+def value_shape(data: bytes, *, truncated: bool = False) -> str:
+    """Shape of a value: json_object|json_array|json_scalar|integer|float|text|binary|empty.
+
+    ``integer`` only for canonical int64 text (``007`` would lose its zeros in a bigint column);
+    ``text`` is valid UTF-8 without NUL (PostgreSQL ``text`` cannot hold NUL), else ``binary``.
+    A truncated prefix (big string) is judged by its first character for JSON.
+    """
+    if not data:
+        return "empty"
+    if not truncated and len(data) <= 20 and _INTEGER.fullmatch(data) and -_INT64 <= int(data) < _INT64:
+        return "integer"
+    if not truncated and len(data) <= 64 and _FLOAT.fullmatch(data):
+        return "float"
+    if b"\x00" in data:
+        return "binary"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # a truncated prefix may end inside a multi-byte character
+        if not (truncated and exc.start >= len(data) - 3 and exc.reason == "unexpected end of data"):
+            return "binary"
+        text = data[: exc.start].decode("utf-8")
+    stripped = text.lstrip()
+    first = stripped[:1]
+    if truncated:
+        return {"{": "json_object", "[": "json_array"}.get(first, "text")
+    if first in ("{", "[", '"') or stripped.rstrip() in ("true", "false", "null"):
+        try:
+            parsed = json.loads(text, parse_constant=_reject_constant)
+        except ValueError:
+            return "text"
+        if isinstance(parsed, dict):
+            return "json_object"
+        if isinstance(parsed, list):
+            return "json_array"
+        return "json_scalar"
+    return "text"
+
+
+def _reject_constant(name: str) -> Any:
+    """Refuse NaN/Infinity: PostgreSQL jsonb does not accept them."""
+    raise ValueError(name)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def _percentile(sorted_values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile of an ascending list (None when empty)."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(q * len(sorted_values)))
+    return float(sorted_values[rank - 1])
+
+
+def size_stats(values: Sequence[int]) -> SizeStats:
+    """count/total/p50/p95/max of per-key numbers."""
+    if not values:
+        return SizeStats()
+    ordered = sorted(values)
+    return SizeStats(
+        count=len(ordered),
+        total=sum(ordered),
+        p50=_percentile(ordered, 0.5),
+        p95=_percentile(ordered, 0.95),
+        max=ordered[-1],
+    )
+
+
+def ttl_bucket(seconds: float | None) -> str:
+    """The :data:`TTL_BUCKETS` label of a TTL (None: no TTL)."""
+    if seconds is None:
+        return "none"
+    hours = seconds / 3600
+    if hours < 1:
+        return "<1h"
+    if hours < 4:
+        return "1-4h"
+    if hours < 12:
+        return "4-12h"
+    if hours < 24:
+        return "12-24h"
+    if hours < 24 * 7:
+        return "1-7d"
+    return ">7d"
+
+
+def ttl_stats(ttls: Sequence[float | None]) -> TTLStats:
+    """TTL facts of a pattern's sampled keys (seconds, None = no TTL)."""
+    with_ttl = sorted(t for t in ttls if t is not None)
+    buckets = Counter(ttl_bucket(t) for t in ttls)
+    return TTLStats(
+        with_ttl=len(with_ttl),
+        without_ttl=len(ttls) - len(with_ttl),
+        p50_seconds=_percentile(with_ttl, 0.5),
+        p95_seconds=_percentile(with_ttl, 0.95),
+        buckets={label: buckets[label] for label in TTL_BUCKETS if buckets[label]},
+    )
+
+
+# --------------------------------------------------------------------------- per-key facts
+
+
+@dataclass
+class _KeyFacts:
+    """What the describe rounds learned about one sampled key."""
+
+    key: bytes
+    redis_type: str
+    ttl: float | None
+    memory: int | None
+    encoding: str | None
+    length: int | None = None
+    shapes: list[str] = field(default_factory=list)
+    fields: list[str] = field(default_factory=list)
+
+
+def _text(value: Any) -> str | None:
+    """Decode a bytes reply (None/exceptions -> None)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    if isinstance(value, str):
+        return value
+    return None
+
+
+def _int(value: Any) -> int | None:
+    """An integer reply, or None for missing keys and per-command errors."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _pack(args: Sequence[bytes]) -> bytes:
+    """One command in RESP (the wire format), arguments already bytes."""
+    out = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
+    return b"".join(out)
+
+
+def _round_trip(client: redis.Redis, commands: Sequence[Sequence[bytes]]) -> list[Any]:
+    """Send ``commands`` in one write and read every reply; an error reply becomes its exception.
+
+    A hand-packed pipeline: redis-py's own pipeline spends ~10 us of Python per command on
+    packing and response callbacks, which dominated sampling time (6 commands per key). Replies
+    are raw RESP2 values (bytes, int, lists), no decoding.
+    """
+    if not commands:
+        return []
+    pool = client.connection_pool
+    try:
+        conn = pool.get_connection()
+    except TypeError:  # redis-py < 5.1 requires a command name
+        conn = pool.get_connection("PIPELINE")
+    replies: list[Any] = []
+    try:
+        conn.send_packed_command([b"".join(_pack(c) for c in commands)], check_health=False)  # type: ignore[no-untyped-call]
+        for _ in commands:
+            try:
+                replies.append(conn.read_response(disable_decoding=True))
+            except redis.ResponseError as exc:  # consumed: the stream stays in sync
+                replies.append(exc)
+    except BaseException:
+        conn.disconnect()  # type: ignore[no-untyped-call]  # half-read replies: never hand this socket back as healthy
+        raise
+    finally:
+        pool.release(conn)
+    return replies
+
+
+def _pairs(flat: Any) -> list[tuple[bytes, bytes]]:
+    """Field/value pairs from a flat ``[f1, v1, f2, v2, ...]`` reply (or a RESP3 map)."""
+    if isinstance(flat, dict):
+        return list(flat.items())
+    if isinstance(flat, list):
+        return list(zip(flat[0::2], flat[1::2], strict=False))
+    return []
+
+
+def _describe_chunk(client: redis.Redis, keys: Sequence[bytes]) -> list[_KeyFacts]:
+    """Three pipelined rounds for a chunk of keys; keys that vanished meanwhile are dropped."""
+    commands: list[tuple[bytes, ...]] = []
+    for key in keys:
+        commands += [(b"TYPE", key), (b"PTTL", key), (b"MEMORY", b"USAGE", key), (b"OBJECT", b"ENCODING", key)]
+    replies = _round_trip(client, commands)
+    facts: list[_KeyFacts] = []
+    for i, key in enumerate(keys):
+        rtype, pttl, memory, encoding = replies[4 * i : 4 * i + 4]
+        type_name = _text(rtype)
+        if type_name is None or type_name == "none":
+            continue  # expired or deleted since SCAN
+        pttl_ms = _int(pttl)
+        if pttl_ms == -2:
+            continue
+        facts.append(
+            _KeyFacts(
+                key=key,
+                redis_type=type_name,
+                ttl=pttl_ms / 1000.0 if pttl_ms is not None and pttl_ms >= 0 else None,
+                memory=_int(memory),
+                encoding=_text(encoding),
+            )
+        )
+    # round 2: lengths (their size decides how much of each value round 3 may read)
+    measured = [f for f in facts if f.redis_type in _LENGTH_COMMAND]
+    lengths = _round_trip(client, [(_LENGTH_COMMAND[f.redis_type].encode(), f.key) for f in measured])
+    for f, length in zip(measured, lengths, strict=True):
+        f.length = _int(length)
+    # round 3: bounded value peek for strings and hashes
+    peeks: list[tuple[_KeyFacts, bool]] = []
+    commands = []
+    for f in facts:
+        if f.redis_type == "string":
+            big = f.length is not None and f.length > STRING_PEEK_LIMIT
+            commands.append((b"GETRANGE", f.key, b"0", b"%d" % (STRING_PEEK_PREFIX - 1)) if big else (b"GET", f.key))
+            peeks.append((f, big))
+        elif f.redis_type == "hash":
+            big = f.length is None or f.length > HASH_FULL_LIMIT
+            commands.append(
+                (b"HSCAN", f.key, b"0", b"COUNT", b"%d" % HASH_FIELD_VALUES_PER_KEY) if big else (b"HGETALL", f.key)
+            )
+            peeks.append((f, big))
+    for (f, big), reply in zip(peeks, _round_trip(client, commands), strict=True):
+        if f.redis_type == "string":
+            if isinstance(reply, bytes):
+                f.shapes.append(value_shape(reply, truncated=big))
+            continue
+        pairs = _pairs(reply[1] if big and isinstance(reply, list) and len(reply) == 2 else reply)
+        f.fields = [key_to_text(name) for name, _ in pairs if isinstance(name, bytes)]
+        for _, value in pairs[:HASH_FIELD_VALUES_PER_KEY]:
+            if isinstance(value, bytes):
+                f.shapes.append(value_shape(value))
+    return facts
+
+
+# --------------------------------------------------------------------------- server facts
+
+
+def _safe(call: Any, *args: Any) -> Any:
+    """Run a best-effort command: a forbidden/renamed/unknown command yields None."""
+    try:
+        return call(*args)
+    except redis.ResponseError:
+        return None
+
+
+def _server_info(client: redis.Redis) -> tuple[RedisServerInfo, dict[str, int]]:
+    """INFO sections, CONFIG, PUBSUB and CLIENT LIST; returns the info and channel subscriber counts."""
+    server = client.info("server")
+    memory = _safe(client.info, "memory") or {}
+    keyspace_raw = _safe(client.info, "keyspace") or {}
+    stats_raw = _safe(client.info, "commandstats") or {}
+    clients = _safe(client.info, "clients") or {}
+    keyspace: dict[int, int] = {}
+    for name, value in keyspace_raw.items():
+        if str(name).startswith("db") and str(name)[2:].isdigit() and isinstance(value, dict):
+            keyspace[int(str(name)[2:])] = int(value.get("keys", 0))
+    commandstats: dict[str, CommandStat] = {}
+    for name, value in stats_raw.items():
+        if str(name).startswith("cmdstat_") and isinstance(value, dict):
+            commandstats[str(name)[8:].lower()] = CommandStat(
+                calls=int(value.get("calls", 0)),
+                usec=int(value.get("usec", 0)),
+                usec_per_call=float(value.get("usec_per_call", 0.0)),
+            )
+    policy = _safe(client.config_get, "maxmemory-policy")
+    policy_value = _text(policy.get("maxmemory-policy") or policy.get(b"maxmemory-policy")) if policy else None
+    channels = _pubsub(client)
+    info = RedisServerInfo(
+        redis_version=str(server.get("redis_version", "unknown")),
+        mode=str(server.get("redis_mode", "standalone")),
+        used_memory=int(memory.get("used_memory", 0)),
+        maxmemory=int(memory.get("maxmemory", 0)),
+        maxmemory_policy=policy_value or (str(memory["maxmemory_policy"]) if "maxmemory_policy" in memory else None),
+        keyspace=keyspace,
+        commandstats=commandstats,
+        pubsub_numpat=int(_safe(client.pubsub_numpat) or 0),
+        client_libraries=_client_libraries(client),
+        connected_clients=int(clients.get("connected_clients", 0)),
+        blocked_clients=int(clients.get("blocked_clients", 0)),
+    )
+    return info, channels
+
+
+def _pubsub(client: redis.Redis) -> dict[str, int]:
+    """Active channels -> subscriber count (capped at :data:`MAX_CHANNELS`)."""
+    names = _safe(client.pubsub_channels) or []
+    names = sorted(names)[:MAX_CHANNELS]
+    if not names:
+        return {}
+    counts = _safe(client.pubsub_numsub, *names) or []
+    out: dict[str, int] = {}
+    for entry in counts:
+        name, count = entry[0], entry[1]
+        out[key_to_text(name) if isinstance(name, bytes) else str(name)] = int(count)
+    return out
+
+
+def _client_libraries(client: redis.Redis) -> dict[str, int]:
+    """``lib-name`` -> connections from CLIENT LIST (Redis >= 7.2 only; empty otherwise)."""
+    entries = _safe(client.client_list) or []
+    libs: Counter[str] = Counter()
+    for entry in entries:
+        name = entry.get("lib-name") if isinstance(entry, dict) else None
+        if name:
+            libs[str(name)] += 1
+    return dict(libs)
+
+
+def redis_fingerprint(client: redis.Redis, url: str) -> str:
+    """Short sha256 of ``host:port/db`` and the server's major.minor version.
+
+    Stable across restarts and data changes (a plan stays valid), different for another server,
+    database or Redis release line (a plan made elsewhere is refused).
+    """
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        location = f"unix:{parts.path}/{db_from_url(url)}"
+    else:
+        location = f"{parts.hostname or 'localhost'}:{parts.port or 6379}/{db_from_url(url)}"
+    version = str(client.info("server").get("redis_version", "0.0"))
+    major_minor = ".".join(version.split(".")[:2])
+    return hashlib.sha256(f"redis|{location}|{major_minor}".encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- sampling
+
+
+def _scan_sample(client: redis.Redis, sample: int, scan_count: int, progress: ProgressSink) -> tuple[list[bytes], bool]:
+    """SCAN until ``sample`` distinct keys were seen; returns them and whether the scan completed."""
+    seen: dict[bytes, None] = {}
+    cursor = 0
+    progress.start("sample: scan", sample)
+    while True:
+        cursor, page = client.scan(cursor=cursor, count=scan_count)
+        before = len(seen)
+        for key in page:
+            seen.setdefault(_as_bytes(key), None)
+        progress.advance("sample: scan", len(seen) - before)
+        if int(cursor) == 0:
+            progress.finish("sample: scan")
+            return list(seen), True
+        if len(seen) >= sample:
+            progress.finish("sample: scan")
+            return list(seen)[:sample], False
+
+
+def _as_bytes(key: bytes | str) -> bytes:
+    """Keys are bytes with ``decode_responses=False``; tolerate a str client anyway."""
+    return key if isinstance(key, bytes) else key.encode("utf-8", "surrogateescape")
+
+
+def sample_redis(
+    client: redis.Redis,
+    url: str,
+    *,
+    sample: int = 50_000,
+    progress: ProgressSink | None = None,
+    scan_count: int = 1000,
+) -> RedisInventory:
+    """Sample up to ``sample`` keys of the database ``client`` is connected to and classify them."""
+    sink: ProgressSink = progress or NullProgress()
+    shown = redact_url(url)
+    try:
+        return _sample(client, url, sample=max(sample, 1), sink=sink, scan_count=scan_count)
+    except (redis.ConnectionError, redis.TimeoutError) as exc:
+        raise ConnectionFailed(f"lost the connection to Redis at {shown}: {redact_text(str(exc))}") from None
+    except redis.ResponseError as exc:
+        raise SourceError(f"Redis at {shown} refused a sampling command: {redact_text(str(exc))}") from None
+
+
+def _sample(client: redis.Redis, url: str, *, sample: int, sink: ProgressSink, scan_count: int) -> RedisInventory:
+    """The body of :func:`sample_redis` (errors mapped by the caller)."""
+    db = db_from_url(url)
+    server, channels = _server_info(client)
+    dbsize = int(client.dbsize())
+    keys, complete = _scan_sample(client, sample, scan_count, sink)
+    sink.start("sample: describe", len(keys))
+    described: list[_KeyFacts] = []
+    for start in range(0, len(keys), DESCRIBE_CHUNK):
+        chunk = keys[start : start + DESCRIBE_CHUNK]
+        described.extend(_describe_chunk(client, chunk))
+        sink.advance("sample: describe", len(chunk))
+    sink.finish("sample: describe")
+
+    scanned = len(keys)
+    groups = group_patterns([key_text_for_regex(f.key) for f in described])
+    patterns: list[PatternReport] = []
+    for group in groups:
+        by_type: dict[str, list[_KeyFacts]] = {}
+        for idx in group.members:
+            by_type.setdefault(described[idx].redis_type, []).append(described[idx])
+        for redis_type, members in by_type.items():
+            facts = _pattern_facts(db, group.pattern, group.regex, group.glob, redis_type, members)
+            facts.estimated_keys = (
+                len(members) if complete else max(len(members), round(len(members) / max(scanned, 1) * dbsize))
+            )
+            patterns.append(PatternReport(facts=facts, usage=classify_pattern(facts, server)))
+    patterns.sort(key=lambda p: (-p.facts.estimated_keys, p.facts.pattern, p.facts.redis_type))
+    return RedisInventory(
+        url=redact_url(url),
+        db=db,
+        fingerprint=redis_fingerprint(client, url),
+        server=server,
+        sample=SampleInfo(requested=sample, scanned_keys=scanned, dbsize=dbsize, complete=complete),
+        patterns=patterns,
+        channels=[
+            ChannelReport(channel=name, subscribers=count, usage=classify_channel(name, count))
+            for name, count in sorted(channels.items())
+        ],
+    )
+
+
+def _pattern_facts(
+    db: int, pattern: str, regex: str, glob: str, redis_type: str, members: Sequence[_KeyFacts]
+) -> KeyPattern:
+    """Aggregate the per-key facts of one (pattern, type) into a :class:`KeyPattern`."""
+    shapes: Counter[str] = Counter()
+    fields: Counter[str] = Counter()
+    encodings: Counter[str] = Counter()
+    binary_keys = 0
+    for f in members:
+        shapes.update(f.shapes)
+        for name in set(f.fields):
+            if name in fields or len(fields) < MAX_TRACKED_FIELDS:
+                fields[name] += 1
+        if f.encoding:
+            encodings[f.encoding] += 1
+        try:
+            f.key.decode("utf-8")
+        except UnicodeDecodeError:
+            binary_keys += 1
+    top_fields = dict(sorted(fields.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_FIELDS])
+    return KeyPattern(
+        db=db,
+        pattern=pattern,
+        regex=regex,
+        match_glob=glob,
+        redis_type=redis_type,
+        sampled_keys=len(members),
+        estimated_keys=len(members),
+        example_keys=[key_to_text(f.key) for f in members[:3]],
+        ttl=ttl_stats([f.ttl for f in members]),
+        memory=size_stats([f.memory for f in members if f.memory is not None]),
+        elements=size_stats([f.length for f in members if f.length is not None]),
+        encodings=dict(encodings),
+        value_shapes=dict(shapes),
+        hash_fields=top_fields,
+        binary_keys=binary_keys,
+    )
