@@ -43,8 +43,14 @@ def now_iso() -> str:
 
 
 @contextmanager
-def target_connection(target_url: str | None, *, autocommit: bool = False) -> Iterator[psycopg.Connection]:
-    """Open the target: ``target_url``, or the embedded PostgreSQL 18 when it is None."""
+def target_connection(target_url: str | None, *, autocommit: bool = True) -> Iterator[psycopg.Connection]:
+    """Open the target: ``target_url``, or the embedded PostgreSQL 18 when it is None.
+
+    Autocommit by default: the engines draw their own transaction boundaries with
+    ``conn.transaction()`` (one per batch, rows + checkpoint), which only *commits* when no
+    implicit transaction is already open; otherwise it would nest as a savepoint and nothing would
+    be durable until the very end.
+    """
     from pgconsolidate.pg import connect_pg
 
     url = target_url
