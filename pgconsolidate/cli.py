@@ -33,7 +33,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True)
+# When piped (CI logs, files) rich would assume 80 columns and fold every table cell; a wider
+# default keeps rows on one line. COLUMNS still wins when set.
+_PIPE_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
+out = Console(width=_PIPE_WIDTH)
 err = Console(stderr=True)
 
 P = ParamSpec("P")

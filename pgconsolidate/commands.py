@@ -200,7 +200,6 @@ def migrate(
     from pgconsolidate.execute.copy import copy_plan
     from pgconsolidate.execute.ddl import apply_ddl, render_plan_ddl
     from pgconsolidate.pg import probe_target
-    from pgconsolidate.planfile import plan_fingerprint
 
     plan = load_plan(plan_path)
     _check_only(plan, only)
@@ -219,9 +218,9 @@ def migrate(
         if dry_run:
             return report
         apply_ddl(conn, statements)
-        report.items = copy_plan(
-            client, conn, plan, resume=resume, only=only, plan_fingerprint=plan_fingerprint(plan), progress=progress
-        )
+        # No plan-wide fingerprint: each item's checkpoint carries its own, so editing one item of
+        # the plan does not restart every other item on --resume.
+        report.items = copy_plan(client, conn, plan, resume=resume, only=only, progress=progress)
     report.seconds = round(time.monotonic() - started, 3)
     return report
 

@@ -1,0 +1,519 @@
+"""The copy engine: Redis keys -> PostgreSQL rows, in batches, resumable, never duplicating.
+
+For one plan item, a reader thread SCANs the item's keys, reads them in one pipelined round per
+batch (``mapping.read``) and converts them to rows (``mapping.to_row``); it hands whole batches to
+the writer (the calling thread) through a small bounded queue, so Redis reads overlap PostgreSQL
+writes while memory stays bounded by a few batches whatever the keyspace size.
+
+Every batch is one PostgreSQL transaction holding the batch's rows *and* the checkpoint (the SCAN
+cursor to resume from after it), so a crash loses at most the uncommitted batch and ``--resume``
+continues exactly where the last commit left off. Two write paths:
+
+* ``copy`` (first load: empty table, scan from the start): binary ``COPY`` straight into the
+  target. SCAN can return a key twice while Redis rehashes; if a batch then hits the primary key,
+  that batch is rolled back and redone through the upsert path - never failing, never duplicating.
+* ``upsert`` (re-run over a non-empty table, or resume): ``COPY`` into a temporary staging table,
+  then ``INSERT .. SELECT DISTINCT ON (key) .. ON CONFLICT (key) DO UPDATE`` - idempotent.
+
+Batches commit with ``synchronous_commit = off``: safe here because a lost commit loses its
+checkpoint with it, so resuming simply re-copies that tail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import threading
+import time
+from collections.abc import Callable, Generator, Sequence
+from contextlib import closing, suppress
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import redis
+from psycopg import errors as pg_errors
+from psycopg import postgres, sql
+from psycopg.adapt import Dumper
+from psycopg.pq import Format, TransactionStatus
+
+from pgconsolidate import models
+from pgconsolidate.config import redact_text
+from pgconsolidate.errors import PgConsolidateError, SourceError, TargetError, UsageError
+from pgconsolidate.execute import state
+from pgconsolidate.mappings import get_mapping
+from pgconsolidate.mappings.base import Mapping, SourceRecord
+from pgconsolidate.progress import NullProgress, ProgressSink
+from pgconsolidate.sources.redis import iter_key_batches
+
+EXPIRY_COLUMN = "expires_at"
+EXPIRY_TOLERANCE_SECONDS = 1
+"""A re-run leaves a row alone when only its expiry moved by at most this much (clock jitter)."""
+
+QUEUE_BATCHES = 3
+"""Batches buffered between reader and writer: enough to absorb jitter, small enough to bound memory."""
+
+# Column types binary COPY handles with psycopg's own dumpers for the values mappings produce.
+# Anything else falls back to text COPY, where the server parses the value (slower, but safe).
+_BINARY_SAFE_TYPES = frozenset(
+    {
+        "text",
+        "character varying",
+        "bytea",
+        "bigint",
+        "integer",
+        "smallint",
+        "boolean",
+        "double precision",
+        "real",
+        "timestamp with time zone",
+        "jsonb",
+    }
+)
+
+
+class _LenientJsonbBinaryDumper(Dumper):
+    """Binary jsonb dumper accepting already-serialised JSON (str/bytes) as well as Python objects.
+
+    psycopg's own jsonb dumper always ``json.dumps`` its input, which would turn a JSON text
+    produced by a mapping into a JSON *string*; the wire format is a version byte + JSON text.
+    """
+
+    format = Format.BINARY
+    oid = postgres.types["jsonb"].oid
+
+    def dump(self, obj: Any) -> bytes:
+        """Encode ``obj`` as binary jsonb."""
+        if isinstance(obj, str):
+            return b"\x01" + obj.encode()
+        if isinstance(obj, bytes | bytearray | memoryview):
+            return b"\x01" + bytes(obj)
+        inner = getattr(obj, "obj", obj)  # psycopg.types.json.Jsonb wrapper
+        return b"\x01" + json.dumps(inner, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def item_fingerprint(item: models.PlanItem) -> str:
+    """A short hash of what determines an item's rows (source + target); stored with checkpoints.
+
+    ``--resume`` only continues a checkpoint written under the same fingerprint: if the plan
+    changed how the item is read or written, resuming mid-scan could skip keys, so it restarts.
+    """
+    payload = json.dumps(
+        {
+            "source": item.source.model_dump(mode="json"),
+            "target": item.target.model_dump(mode="json", by_alias=True) if item.target else None,
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def copy_plan(
+    redis_client: redis.Redis,
+    pg_conn: psycopg.Connection[Any],
+    plan: models.Plan,
+    *,
+    resume: bool = False,
+    only: set[str] | None = None,
+    plan_fingerprint: str | None = None,
+    progress: ProgressSink | None = None,
+) -> list[models.ItemCopyResult]:
+    """Copy every migratable item of ``plan`` (or the ids in ``only``), in plan order.
+
+    Each checkpoint records ``plan_fingerprint`` when given, else the item's own
+    :func:`item_fingerprint` (preferred: editing one item then does not restart the others).
+    """
+    items = plan.migratable()
+    if only is not None:
+        known = {it.id for it in items}
+        unknown = sorted(only - known)
+        if unknown:
+            raise UsageError(
+                f"unknown or non-migratable item id(s): {', '.join(unknown)}",
+                hint="ids come from the plan file; only items with verdict 'migrate' are copied",
+            )
+        items = [it for it in items if it.id in only]
+    return [
+        copy_item(
+            redis_client,
+            pg_conn,
+            it,
+            resume=resume,
+            plan_fingerprint=plan_fingerprint or item_fingerprint(it),
+            progress=progress,
+        )
+        for it in items
+    ]
+
+
+def copy_item(
+    redis_client: redis.Redis,
+    pg_conn: psycopg.Connection[Any],
+    item: models.PlanItem,
+    *,
+    resume: bool = False,
+    plan_fingerprint: str = "",
+    progress: ProgressSink | None = None,
+) -> models.ItemCopyResult:
+    """Copy one plan item's keys into its target table; see the module docstring for the guarantees.
+
+    ``resume=True`` continues a ``running`` checkpoint from its cursor and skips an item whose
+    checkpoint is ``done``; ``resume=False`` always scans from the start (upsert when the table
+    already has rows, so re-running is idempotent). ``rows`` in the result counts the rows written
+    by this call. The target table must exist (DDL is applied before copying).
+    """
+    if item.target is None or not isinstance(item.source, models.RedisSource):
+        raise UsageError(f"item {item.id} has no Redis source and target table to copy")
+    sink: ProgressSink = progress or NullProgress()
+    mapping: Mapping = get_mapping(item.target.mapping)
+    target = _Target.of(item)
+    started = time.perf_counter()
+    _settle(pg_conn)
+    try:
+        state.ensure_state(pg_conn)
+        _lock_item(pg_conn, item.id)
+        try:
+            col_types = _column_types(pg_conn, target, mapping.columns(item))
+            with pg_conn.transaction():  # never leave an implicit transaction open: batches must really commit
+                ckpt = state.load_checkpoint(pg_conn, item.id, target.display)
+            fingerprint_ok = not (plan_fingerprint and ckpt and ckpt.plan_fingerprint) or (
+                ckpt is not None and ckpt.plan_fingerprint == plan_fingerprint
+            )
+            if resume and ckpt is not None and fingerprint_ok and ckpt.done:
+                return models.ItemCopyResult(item_id=item.id, table=target.display, mode="skipped", resumed=True)
+            resumed = resume and ckpt is not None and fingerprint_ok and ckpt.cursor != 0
+            start_cursor = ckpt.cursor if resumed and ckpt is not None else 0
+            with pg_conn.transaction():
+                if not resumed:
+                    state.reset_checkpoint(pg_conn, item.id, target.display, plan_fingerprint=plan_fingerprint)
+                empty = _table_empty(pg_conn, target)
+            mode = "copy" if empty and start_cursor == 0 else "upsert"
+            to_row = _row_function(mapping, item)
+            writer = _Writer(pg_conn, item, target, list(mapping.columns(item)), col_types, to_row)
+            if mode == "upsert":
+                writer.ensure_staging()
+            rows = vanished = unmatched = 0
+            sink.start(item.id, item.source.estimated_keys or None)
+            with closing(_read_batches(redis_client, item, mapping, start_cursor)) as batches:
+                for batch in batches:
+                    vanished += batch.vanished
+                    unmatched += batch.unmatched
+                    if batch.records:
+                        writer.write(batch, upsert=(mode == "upsert"))
+                        rows += len(batch.records)
+                    sink.advance(item.id, batch.keys)
+            with pg_conn.transaction():
+                # Carry the final cursor (batches without rows are not committed on their own).
+                state.mark_done(pg_conn, item.id, target.display)
+            sink.finish(item.id)
+        finally:
+            _unlock_item(pg_conn, item.id)
+    except psycopg.Error as exc:
+        raise _target_error(exc, item, target) from None
+    return models.ItemCopyResult(
+        item_id=item.id,
+        table=target.display,
+        mode="upsert" if mode == "upsert" else "copy",
+        rows=rows,
+        vanished=vanished,
+        unmatched=unmatched,
+        resumed=resumed,
+        seconds=time.perf_counter() - started,
+    )
+
+
+# --------------------------------------------------------------------------- target table
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    """The qualified target table of an item."""
+
+    schema: str
+    table: str
+
+    @classmethod
+    def of(cls, item: models.PlanItem) -> _Target:
+        assert item.target is not None
+        return cls(item.target.schema_name, item.target.table)
+
+    @property
+    def ident(self) -> sql.Identifier:
+        return sql.Identifier(self.schema, self.table)
+
+    @property
+    def display(self) -> str:
+        return f"{self.schema}.{self.table}"
+
+
+def _settle(conn: psycopg.Connection[Any]) -> None:
+    """Start from an idle connection: per-batch transactions must really commit, not nest as savepoints."""
+    if conn.info.transaction_status != TransactionStatus.IDLE:
+        conn.commit()  # the caller's DDL, typically; psycopg rolls back a failed transaction here
+
+
+def _lock_item(conn: psycopg.Connection[Any], item_id: str) -> None:
+    """Session advisory lock per item, so two ``migrate`` runs cannot interleave one item's batches."""
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT pg_try_advisory_lock(hashtext('pgconsolidate.copy'), hashtext(%s))", (item_id,))
+        row = cur.fetchone()
+    if not row or not row[0]:
+        raise TargetError(f"item {item_id} is being copied by another pgconsolidate session")
+
+
+def _unlock_item(conn: psycopg.Connection[Any], item_id: str) -> None:
+    if conn.closed or conn.info.transaction_status != TransactionStatus.IDLE:
+        # A broken connection drops its session locks anyway; never mask the original error.
+        return
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute("SELECT pg_advisory_unlock(hashtext('pgconsolidate.copy'), hashtext(%s))", (item_id,))
+
+
+def _column_types(conn: psycopg.Connection[Any], target: _Target, columns: Sequence[str]) -> list[str]:
+    """The SQL type of each mapping column, checking that the table and columns exist."""
+    query = (
+        "SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_catalog.pg_attribute a "
+        "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped"
+    )
+    with conn.transaction(), conn.cursor() as cur:
+        cur.execute(query, (target.schema, target.table))
+        found = dict(cur.fetchall())
+    if not found:
+        raise TargetError(
+            f"target table {target.display} does not exist",
+            hint="run migrate (it applies DDL) or pgconsolidate ddl first",
+        )
+    missing = [c for c in columns if c not in found]
+    if missing:
+        raise TargetError(
+            f"target table {target.display} lacks column(s) {', '.join(missing)}",
+            hint="the table was created by another plan; re-apply the DDL of this plan or pick another table",
+        )
+    return [str(found[c]) for c in columns]
+
+
+def _table_empty(conn: psycopg.Connection[Any], target: _Target) -> bool:
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(target.ident))
+        row = cur.fetchone()
+    return bool(row and row[0])
+
+
+def _target_error(exc: psycopg.Error, item: models.PlanItem, target: _Target) -> TargetError:
+    code = f" [{exc.sqlstate}]" if exc.sqlstate else ""
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return TargetError(f"copy of item {item.id} into {target.display} failed{code}: {redact_text(first_line)}")
+
+
+# --------------------------------------------------------------------------- reader
+
+
+@dataclass(slots=True)
+class _Batch:
+    """One batch handed from the reader to the writer."""
+
+    cursor: int
+    records: list[SourceRecord]
+    keys: int
+    vanished: int
+    unmatched: int
+
+
+@dataclass(slots=True)
+class _Failure:
+    """An exception raised in the reader thread, re-raised by the writer."""
+
+    exc: BaseException
+
+
+_END = object()
+
+
+def _read_batches(
+    client: redis.Redis, item: models.PlanItem, mapping: Mapping, start_cursor: int
+) -> Generator[_Batch, None, None]:
+    """Batches from a reader thread through a bounded queue; closing the generator stops the thread."""
+    q: queue.Queue[object] = queue.Queue(maxsize=QUEUE_BATCHES)
+    stop = threading.Event()
+    thread = threading.Thread(
+        target=_reader, args=(client, item, mapping, start_cursor, q, stop), name=f"pgc-read-{item.id}", daemon=True
+    )
+    thread.start()
+    try:
+        while True:
+            obj = q.get()
+            if obj is _END:
+                return
+            if isinstance(obj, _Failure):
+                raise obj.exc
+            assert isinstance(obj, _Batch)
+            yield obj
+    finally:
+        stop.set()
+        # Unblock a reader waiting on a full queue, then wait for it: no thread outlives the copy.
+        while thread.is_alive():
+            with suppress(queue.Empty):
+                q.get(timeout=0.05)
+        thread.join()
+
+
+def _reader(
+    client: redis.Redis,
+    item: models.PlanItem,
+    mapping: Mapping,
+    start_cursor: int,
+    q: queue.Queue[object],
+    stop: threading.Event,
+) -> None:
+    """Thread body: SCAN + read, one batch at a time, into ``q``.
+
+    Rows are built by the writer: the reader spends most of its time waiting on Redis, and that
+    wait then overlaps the CPU-bound conversion instead of adding to it (one GIL, two threads).
+    """
+
+    def put(obj: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(obj, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    assert isinstance(item.source, models.RedisSource)
+    try:
+        batches = iter_key_batches(
+            client,
+            item.source,
+            batch_size=item.copy_options.batch_size,
+            count=item.copy_options.scan_count,
+            cursor=start_cursor,
+        )
+        for kb in batches:
+            if stop.is_set():
+                return
+            keys = kb.keys
+            if len(set(keys)) != len(keys):
+                # SCAN may repeat a key (rehashing); one row per key keeps COPY on the fast path.
+                keys = list(dict.fromkeys(keys))
+            records: list[SourceRecord] = []
+            if keys:
+                records = [r for r in mapping.read(client, keys, item, int(time.time() * 1000)) if r is not None]
+            vanished = len(keys) - len(records)
+            if not put(_Batch(kb.cursor, records, len(kb.keys), vanished, kb.unmatched)):
+                return
+        put(_END)
+    except PgConsolidateError as exc:
+        put(_Failure(exc))
+    except redis.RedisError as exc:
+        put(_Failure(SourceError(f"reading item {item.id} from Redis failed: {redact_text(str(exc))}")))
+    except BaseException as exc:
+        put(_Failure(exc))
+
+
+def _row_function(mapping: Mapping, item: models.PlanItem) -> Callable[[SourceRecord], tuple[Any, ...]]:
+    """``record -> row`` for the hot loop: the mapping's prebuilt converter when it offers one."""
+    build = getattr(mapping, "row_converter", None)
+    if callable(build):
+        converter: Callable[[SourceRecord], tuple[Any, ...]] = build(item)
+        return converter
+    return lambda record: mapping.to_row(record, item)
+
+
+# --------------------------------------------------------------------------- writer
+
+
+class _Writer:
+    """Writes batches into one target table, each in its own transaction with its checkpoint."""
+
+    def __init__(
+        self,
+        conn: psycopg.Connection[Any],
+        item: models.PlanItem,
+        target: _Target,
+        columns: list[str],
+        col_types: list[str],
+        to_row: Callable[[SourceRecord], tuple[Any, ...]],
+    ) -> None:
+        self.conn = conn
+        self.item = item
+        self.target = target
+        self.columns = columns
+        self.to_row = to_row
+        self.binary = all(t in _BINARY_SAFE_TYPES for t in col_types)
+        self.types = col_types
+        digest = hashlib.sha1(target.display.encode()).hexdigest()[:16]
+        self.staging = sql.Identifier(f"pgc_stage_{digest}")
+        cols = sql.SQL(", ").join(map(sql.Identifier, self.columns))
+        fmt = sql.SQL(" (FORMAT BINARY)") if self.binary else sql.SQL("")
+        self.copy_target = sql.SQL("COPY {} ({}) FROM STDIN{}").format(target.ident, cols, fmt)
+        self.copy_staging = sql.SQL("COPY {} ({}) FROM STDIN{}").format(self.staging, cols, fmt)
+        self.upsert = self._upsert_sql(cols)
+        self.cur = conn.cursor()
+        self.cur.adapters.register_dumper(None, _LenientJsonbBinaryDumper)
+
+    def _upsert_sql(self, cols: sql.Composable) -> sql.Composed:
+        key = sql.Identifier(self.columns[0])
+        rest = [sql.Identifier(c) for c in self.columns[1:]]
+        head = sql.SQL("INSERT INTO {} AS t ({}) SELECT DISTINCT ON ({}) {} FROM {} ON CONFLICT ({}) ").format(
+            self.target.ident, cols, key, cols, self.staging, key
+        )
+        if not rest:
+            return head + sql.SQL("DO NOTHING")
+        sets = sql.SQL(", ").join(sql.SQL("{} = EXCLUDED.{}").format(c, c) for c in rest)
+        changed: list[sql.Composable] = []
+        for name, c in zip(self.columns[1:], rest, strict=True):
+            if name == EXPIRY_COLUMN:
+                # Expiries are derived from PTTL + the client clock, so they jitter by milliseconds
+                # between runs; within the tolerance the row is unchanged.
+                changed.append(
+                    sql.SQL(
+                        "(t.{} IS NULL) <> (EXCLUDED.{} IS NULL) OR abs(EXTRACT(EPOCH FROM t.{} - EXCLUDED.{})) > {}"
+                    ).format(c, c, c, c, sql.Literal(EXPIRY_TOLERANCE_SECONDS))
+                )
+            else:
+                changed.append(sql.SQL("t.{} IS DISTINCT FROM EXCLUDED.{}").format(c, c))
+        # Skip unchanged rows so an idempotent re-run does not rewrite (and bloat) the whole table.
+        return head + sql.SQL("DO UPDATE SET {} WHERE {}").format(sets, sql.SQL(" OR ").join(changed))
+
+    def ensure_staging(self) -> None:
+        """Create the session's staging table for this target (emptied at every commit)."""
+        stmt = sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} (LIKE {} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS").format(
+            self.staging, self.target.ident
+        )
+        with self.conn.transaction():
+            self.cur.execute("SET LOCAL client_min_messages = warning")  # hide "already exists, skipping"
+            self.cur.execute(stmt)
+
+    def write(self, batch: _Batch, *, upsert: bool) -> None:
+        """Commit ``batch`` and its checkpoint in one transaction (fast path falls back to upsert)."""
+        if not upsert:
+            try:
+                self._commit(batch, upsert=False)
+                return
+            except pg_errors.UniqueViolation:
+                # A key SCAN returned in an earlier batch too: redo this batch idempotently.
+                self.ensure_staging()
+        self._commit(batch, upsert=True)
+
+    def _commit(self, batch: _Batch, *, upsert: bool) -> None:
+        cur = self.cur
+        with self.conn.transaction():
+            cur.execute("SET LOCAL synchronous_commit = off")
+            with cur.copy(self.copy_staging if upsert else self.copy_target) as cp:
+                if self.binary:
+                    cp.set_types(self.types)
+                # DataError from to_row propagates: the transaction rolls back, nothing half-written.
+                write_row, to_row = cp.write_row, self.to_row
+                for rec in batch.records:
+                    write_row(to_row(rec))
+            if upsert:
+                cur.execute(self.upsert)
+            state.save_checkpoint(
+                self.conn, self.item.id, self.target.display, cursor=batch.cursor, rows_added=len(batch.records)
+            )

@@ -1,0 +1,136 @@
+"""Copy checkpoints, kept in the target database (schema ``pgconsolidate``).
+
+One row per (plan item, target table) records the Redis SCAN cursor to resume from, the rows
+copied so far and whether the item is ``running`` or ``done``. The copy engine calls
+:func:`save_checkpoint` *inside* each batch's transaction, so the rows of a batch and the cursor
+that follows it commit (or vanish) together: after a crash, resuming from the stored cursor can
+neither skip a batch nor double-count one.
+
+None of these functions commits except :func:`ensure_state` (DDL, run once per session); the
+caller owns the transaction boundaries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import psycopg
+from psycopg import sql
+
+STATE_SCHEMA = "pgconsolidate"
+CHECKPOINTS_TABLE = "checkpoints"
+
+CheckpointStatus = Literal["running", "done"]
+
+_TABLE = sql.Identifier(STATE_SCHEMA, CHECKPOINTS_TABLE)
+
+# numeric(20,0): a Redis SCAN cursor is an unsigned 64-bit integer, which does not fit bigint.
+_DDL = (
+    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(STATE_SCHEMA)),
+    sql.SQL(
+        """CREATE TABLE IF NOT EXISTS {} (
+    item_id          text        NOT NULL,
+    target_table     text        NOT NULL,
+    scan_cursor      numeric(20,0) NOT NULL DEFAULT 0,
+    rows_copied      bigint      NOT NULL DEFAULT 0,
+    status           text        NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'done')),
+    plan_fingerprint text        NOT NULL DEFAULT '',
+    started_at       timestamptz NOT NULL DEFAULT now(),
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (item_id, target_table)
+)"""
+    ).format(_TABLE),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """The persisted progress of one item's copy into one target table."""
+
+    item_id: str
+    target_table: str
+    cursor: int
+    rows_copied: int
+    status: CheckpointStatus
+    plan_fingerprint: str
+    started_at: datetime
+    updated_at: datetime
+
+    @property
+    def done(self) -> bool:
+        """True when the item finished copying."""
+        return self.status == "done"
+
+
+def ensure_state(conn: psycopg.Connection[Any]) -> None:
+    """Create the ``pgconsolidate`` schema and checkpoints table if missing (idempotent; commits)."""
+    with conn.transaction(), conn.cursor() as cur:
+        for stmt in _DDL:
+            cur.execute(stmt)
+
+
+def load_checkpoint(conn: psycopg.Connection[Any], item_id: str, target_table: str) -> Checkpoint | None:
+    """The checkpoint of ``item_id`` for ``target_table`` (qualified name), or None if never started."""
+    query = sql.SQL(
+        "SELECT item_id, target_table, scan_cursor, rows_copied, status, plan_fingerprint, started_at, updated_at "
+        "FROM {} WHERE item_id = %s AND target_table = %s"
+    ).format(_TABLE)
+    with conn.cursor() as cur:
+        cur.execute(query, (item_id, target_table))
+        row = cur.fetchone()
+    if row is None:
+        return None
+    return Checkpoint(
+        item_id=row[0],
+        target_table=row[1],
+        cursor=int(row[2]),
+        rows_copied=int(row[3]),
+        status=row[4],
+        plan_fingerprint=row[5],
+        started_at=row[6],
+        updated_at=row[7],
+    )
+
+
+def reset_checkpoint(
+    conn: psycopg.Connection[Any], item_id: str, target_table: str, *, plan_fingerprint: str = ""
+) -> None:
+    """(Re)start an item: cursor 0, no rows, status ``running``, fresh start time."""
+    query = sql.SQL(
+        "INSERT INTO {} (item_id, target_table, scan_cursor, rows_copied, status, plan_fingerprint, "
+        "started_at, updated_at) VALUES (%s, %s, 0, 0, 'running', %s, now(), now()) "
+        "ON CONFLICT (item_id, target_table) DO UPDATE SET scan_cursor = 0, rows_copied = 0, "
+        "status = 'running', plan_fingerprint = EXCLUDED.plan_fingerprint, started_at = now(), updated_at = now()"
+    ).format(_TABLE)
+    with conn.cursor() as cur:
+        cur.execute(query, (item_id, target_table, plan_fingerprint))
+
+
+def save_checkpoint(
+    conn: psycopg.Connection[Any], item_id: str, target_table: str, *, cursor: int, rows_added: int
+) -> None:
+    """Record that the scan may resume from ``cursor`` and that ``rows_added`` more rows were written.
+
+    Call it inside the batch's transaction so the rows and the cursor commit atomically.
+    """
+    query = sql.SQL(
+        "UPDATE {} SET scan_cursor = %s, rows_copied = rows_copied + %s, updated_at = now() "
+        "WHERE item_id = %s AND target_table = %s"
+    ).format(_TABLE)
+    with conn.cursor() as cur:
+        cur.execute(query, (cursor, rows_added, item_id, target_table))
+        if cur.rowcount != 1:
+            # A missing row means reset_checkpoint was never called: a programming error, and
+            # continuing would silently lose the ability to resume.
+            raise RuntimeError(f"no checkpoint row for item {item_id!r} / {target_table!r}")
+
+
+def mark_done(conn: psycopg.Connection[Any], item_id: str, target_table: str) -> None:
+    """Mark the item finished (``--resume`` then skips it); the cursor goes back to 0."""
+    query = sql.SQL(
+        "UPDATE {} SET status = 'done', scan_cursor = 0, updated_at = now() WHERE item_id = %s AND target_table = %s"
+    ).format(_TABLE)
+    with conn.cursor() as cur:
+        cur.execute(query, (item_id, target_table))

@@ -1,0 +1,462 @@
+"""The parity engine: does PostgreSQL hold what Redis holds?
+
+Per plan item:
+
+* **counts** - source: every key of the item (a full SCAN through the same
+  :func:`~pgconsolidate.sources.redis.iter_key_batches` the copy uses); target: rows that have not
+  expired (``expires_at IS NULL OR expires_at > now()``), since expired keys are gone in Redis too;
+* **sampled dual reads** (default) - a seeded reservoir sample of the source keys, taken during
+  that SCAN, is read from both sides and compared in canonical form (the mapping normalises JSON
+  key order, numeric text, bytes vs text); a seeded sample of target rows is checked to still exist
+  in Redis (``extra``);
+* **full** - every source key is compared batch by batch, and every live target key is checked
+  with pipelined ``TYPE`` in Redis; memory stays bounded by one batch.
+
+Mismatch kinds: ``missing`` (in Redis, not in PostgreSQL), ``extra`` (in PostgreSQL, gone from
+Redis), ``type`` (the two sides hold different kinds of value, e.g. the Redis key changed type),
+``value`` and ``ttl`` (expiries differ by more than the item's tolerance, or only one side has one).
+Examples name keys; values are ``<redacted>`` unless ``show_values``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+import redis
+from psycopg import sql
+
+from pgconsolidate import models
+from pgconsolidate.config import redact_text
+from pgconsolidate.errors import PgConsolidateError, SourceError, TargetError, UsageError
+from pgconsolidate.mappings import get_mapping
+from pgconsolidate.mappings.base import Canonical, Mapping, SourceRecord
+from pgconsolidate.progress import NullProgress, ProgressSink
+from pgconsolidate.sources.redis import iter_key_batches, key_to_text
+
+MISMATCH_KINDS: tuple[models.MismatchKind, ...] = ("missing", "extra", "type", "value", "ttl")
+REDACTED_VALUE = "<redacted>"
+FLOAT_REL_TOLERANCE = 1e-9
+"""Relative tolerance for floats: PostgreSQL float8 round trips are exact, text renderings may not be."""
+_VALUE_PREVIEW = 200
+
+# --------------------------------------------------------------------------- pure comparison helpers
+
+
+def values_equal(a: Any, b: Any, *, rel_tol: float = FLOAT_REL_TOLERANCE) -> bool:
+    """Structural equality of canonical values: dict key order ignored, floats within ``rel_tol``.
+
+    ``bool`` never equals a number (JSON ``true`` is not ``1``); ``int`` and ``float`` compare by value.
+    """
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        if isinstance(a, int) and isinstance(b, int):
+            return a == b
+        return math.isclose(a, b, rel_tol=rel_tol, abs_tol=0.0) or (math.isnan(a) and math.isnan(b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(values_equal(a[k], b[k], rel_tol=rel_tol) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(values_equal(x, y, rel_tol=rel_tol) for x, y in zip(a, b, strict=True))
+    if isinstance(a, bytes | bytearray | memoryview) and isinstance(b, bytes | bytearray | memoryview):
+        return bytes(a) == bytes(b)
+    return type(a) is type(b) and bool(a == b)
+
+
+def ttl_mismatch(source_ms: int | None, target_ms: int | None, tolerance_seconds: float) -> str | None:
+    """Why two absolute expiries (epoch ms) differ, or None when they agree within the tolerance."""
+    if source_ms is None and target_ms is None:
+        return None
+    if source_ms is None:
+        return "target has an expiry, source has none"
+    if target_ms is None:
+        return "source has an expiry, target has none"
+    delta = abs(source_ms - target_ms) / 1000.0
+    if delta > tolerance_seconds:
+        return f"expiries differ by {delta:.1f}s (tolerance {tolerance_seconds:g}s)"
+    return None
+
+
+def compare_canonical(
+    source: Canonical, target: Canonical, *, ttl_tolerance_seconds: float
+) -> list[tuple[models.MismatchKind, str]]:
+    """Mismatches between one key's canonical source and target forms (empty when they agree).
+
+    A type difference makes the value comparison meaningless, so it is reported alone; a value
+    and a TTL difference are both reported.
+    """
+    if source.type_name != target.type_name:
+        return [("type", f"source is {source.type_name}, target is {target.type_name}")]
+    out: list[tuple[models.MismatchKind, str]] = []
+    if not values_equal(source.value, target.value):
+        out.append(("value", "values differ"))
+    why = ttl_mismatch(source.expires_at_ms, target.expires_at_ms, ttl_tolerance_seconds)
+    if why is not None:
+        out.append(("ttl", why))
+    return out
+
+
+class Reservoir:
+    """Seeded uniform sample of ``size`` items from a stream of unknown length (Algorithm R)."""
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.size = size
+        self.seen = 0
+        self.items: list[bytes] = []
+        self._rng = random.Random(seed)
+
+    def add(self, values: Iterable[bytes]) -> None:
+        """Offer more stream items."""
+        size, items, rng = self.size, self.items, self._rng
+        if size <= 0:
+            for _ in values:
+                self.seen += 1
+            return
+        for value in values:
+            self.seen += 1
+            if len(items) < size:
+                items.append(value)
+            else:
+                j = rng.randrange(self.seen)
+                if j < size:
+                    items[j] = value
+
+
+def empty_counts() -> dict[str, int]:
+    """Mismatch counts with every kind present at zero (reports list all kinds)."""
+    return dict.fromkeys(MISMATCH_KINDS, 0)
+
+
+def preview(value: Any, show_values: bool) -> str:
+    """A value as shown in a report: ``<redacted>`` unless ``show_values`` (then a short repr)."""
+    if not show_values:
+        return REDACTED_VALUE
+    text = value.decode("utf-8", "backslashreplace") if isinstance(value, bytes) else repr(value)
+    return text if len(text) <= _VALUE_PREVIEW else text[: _VALUE_PREVIEW - 1] + "…"
+
+
+# --------------------------------------------------------------------------- findings accumulator
+
+
+@dataclass
+class _Findings:
+    """Counts per kind and the first examples."""
+
+    show_values: bool
+    max_examples: int
+    counts: dict[str, int] = field(default_factory=empty_counts)
+    examples: list[models.Mismatch] = field(default_factory=list)
+    checked: int = 0
+
+    def add(self, key: bytes, kind: models.MismatchKind, detail: str, source: Any = None, target: Any = None) -> None:
+        self.counts[kind] += 1
+        if len(self.examples) < self.max_examples:
+            self.examples.append(
+                models.Mismatch(
+                    key=redact_text(key_to_text(key)),
+                    kind=kind,
+                    detail=detail,
+                    source_value=None if source is None else preview(source, self.show_values),
+                    target_value=None if target is None else preview(target, self.show_values),
+                )
+            )
+
+
+# --------------------------------------------------------------------------- target access
+
+
+@dataclass(frozen=True)
+class _Table:
+    """What verify needs to know about an item's target table."""
+
+    ident: sql.Identifier
+    display: str
+    columns: list[str]
+    key_is_bytea: bool
+    has_expiry: bool
+
+    def pg_key(self, key: bytes) -> str | bytes | None:
+        """The key column value for a Redis key (None: it cannot be stored in a text column)."""
+        if self.key_is_bytea:
+            return key
+        try:
+            text = key.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        return None if "\x00" in text else text
+
+    @staticmethod
+    def redis_key(value: Any) -> bytes:
+        """A key column value back as a Redis key."""
+        return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+    def live_filter(self, slack_seconds: float = 0.0) -> sql.Composable:
+        """Rows not expired (``slack_seconds`` from now)."""
+        if not self.has_expiry:
+            return sql.SQL("TRUE")
+        return sql.SQL("(expires_at IS NULL OR expires_at > now() + make_interval(secs => {}))").format(
+            sql.Literal(float(slack_seconds))
+        )
+
+
+def _describe_table(conn: psycopg.Connection[Any], item: models.PlanItem, mapping: Mapping) -> _Table:
+    assert item.target is not None
+    schema, table = item.target.schema_name, item.target.table
+    display = f"{schema}.{table}"
+    with conn.cursor() as cur:
+        cur.execute(
+            "SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_catalog.pg_attribute a "
+            "JOIN pg_catalog.pg_class c ON c.oid = a.attrelid "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped",
+            (schema, table),
+        )
+        found = dict(cur.fetchall())
+    if not found:
+        raise TargetError(
+            f"target table {display} of item {item.id} does not exist", hint="run pgconsolidate migrate first"
+        )
+    columns = list(mapping.columns(item))
+    missing = [c for c in columns if c not in found]
+    if missing:
+        raise TargetError(f"target table {display} of item {item.id} lacks column(s) {', '.join(missing)}")
+    return _Table(
+        ident=sql.Identifier(schema, table),
+        display=display,
+        columns=columns,
+        key_is_bytea=found[columns[0]] == "bytea",
+        has_expiry="expires_at" in columns,
+    )
+
+
+def _fetch_rows(
+    conn: psycopg.Connection[Any], table: _Table, pg_keys: Sequence[str | bytes]
+) -> dict[bytes, tuple[Any, ...]]:
+    """Target rows for ``pg_keys`` (any expiry), by Redis key."""
+    if not pg_keys:
+        return {}
+    cols = sql.SQL(", ").join(map(sql.Identifier, table.columns))
+    key = sql.Identifier(table.columns[0])
+    query = sql.SQL("SELECT {} FROM {} WHERE {} = ANY(%s)").format(cols, table.ident, key)
+    with conn.cursor() as cur:
+        cur.execute(query, (list(pg_keys),))
+        return {table.redis_key(row[0]): row for row in cur}
+
+
+def _count_live(conn: psycopg.Connection[Any], table: _Table) -> int:
+    with conn.cursor() as cur:
+        cur.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(table.ident, table.live_filter()))
+        row = cur.fetchone()
+    return int(row[0]) if row else 0
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def verify_plan(
+    redis_client: redis.Redis,
+    pg_conn: psycopg.Connection[Any],
+    plan: models.Plan,
+    *,
+    sample: int | None = None,
+    seed: int = 0,
+    full: bool = False,
+    show_values: bool = False,
+    only: set[str] | None = None,
+    progress: ProgressSink | None = None,
+) -> models.ParityReport:
+    """Verify every migratable item of ``plan`` (or the ids in ``only``)."""
+    items = plan.migratable()
+    if only is not None:
+        unknown = sorted(only - {it.id for it in items})
+        if unknown:
+            raise UsageError(f"unknown or non-migratable item id(s): {', '.join(unknown)}")
+        items = [it for it in items if it.id in only]
+    report = models.ParityReport(plan=plan.generated_at, target=plan.target.url, seed=seed, full=full)
+    for it in items:
+        report.items.append(
+            verify_item(
+                redis_client,
+                pg_conn,
+                it,
+                sample=sample,
+                seed=seed,
+                full=full,
+                show_values=show_values,
+                progress=progress,
+            )
+        )
+    return report
+
+
+def verify_item(
+    redis_client: redis.Redis,
+    pg_conn: psycopg.Connection[Any],
+    item: models.PlanItem,
+    *,
+    sample: int | None = None,
+    seed: int = 0,
+    full: bool = False,
+    show_values: bool = False,
+    max_examples: int = 20,
+    progress: ProgressSink | None = None,
+) -> models.ItemParity:
+    """Compare one item's keys in Redis with its rows in PostgreSQL (see the module docstring).
+
+    ``sample`` overrides ``item.verify.sample``; the same ``seed`` gives the same sample on an
+    unchanged keyspace. Read-only on both sides.
+    """
+    if item.target is None or not isinstance(item.source, models.RedisSource):
+        raise UsageError(f"item {item.id} has no Redis source and target table to verify")
+    sink: ProgressSink = progress or NullProgress()
+    started = time.perf_counter()
+    mapping = get_mapping(item.target.mapping)
+    size = item.verify.sample if sample is None else sample
+    findings = _Findings(show_values=show_values, max_examples=max_examples)
+    try:
+        table = _describe_table(pg_conn, item, mapping)
+        verifier = _Verifier(redis_client, pg_conn, item, mapping, table, findings)
+        reservoir = Reservoir(0 if full else size, seed)
+        source_count = 0
+        sink.start(item.id, item.source.estimated_keys or None)
+        for kb in iter_key_batches(
+            redis_client, item.source, batch_size=item.copy_options.batch_size, count=item.copy_options.scan_count
+        ):
+            source_count += len(kb.keys)
+            if full:
+                verifier.compare_keys(kb.keys)
+            else:
+                reservoir.add(kb.keys)
+            sink.advance(item.id, len(kb.keys))
+        if not full:
+            step = item.copy_options.batch_size
+            for i in range(0, len(reservoir.items), step):
+                verifier.compare_keys(reservoir.items[i : i + step])
+        verifier.find_extras(None if full else size, seed)
+        target_count = _count_live(pg_conn, table)
+        sink.finish(item.id)
+    except psycopg.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise TargetError(f"verify of item {item.id} failed on PostgreSQL: {redact_text(first)}") from None
+    except redis.RedisError as exc:
+        raise SourceError(f"verify of item {item.id} failed on Redis: {redact_text(str(exc))}") from None
+    finally:
+        if pg_conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
+            pg_conn.rollback()  # read-only work: never leave a snapshot open on the caller's connection
+    return models.ItemParity(
+        item_id=item.id,
+        table=table.display,
+        source_count=source_count,
+        target_count=target_count,
+        checked=findings.checked,
+        full=full,
+        mismatch_counts=findings.counts,
+        mismatches=findings.examples,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+
+
+class _Verifier:
+    """Dual reads for one item."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        conn: psycopg.Connection[Any],
+        item: models.PlanItem,
+        mapping: Mapping,
+        table: _Table,
+        findings: _Findings,
+    ) -> None:
+        self.client = client
+        self.conn = conn
+        self.item = item
+        self.mapping = mapping
+        self.table = table
+        self.findings = findings
+        self.tolerance = item.verify.ttl_tolerance_seconds
+        assert isinstance(item.source, models.RedisSource)
+        self.redis_type = item.source.redis_type.encode()
+
+    def compare_keys(self, keys: Sequence[bytes]) -> None:
+        """Read ``keys`` from both sides and record every difference."""
+        if not keys:
+            return
+        keys = list(dict.fromkeys(keys))
+        records = self.mapping.read(self.client, keys, self.item, int(time.time() * 1000))
+        live: list[SourceRecord] = [r for r in records if r is not None]
+        pg_keys = [k for k in (self.table.pg_key(r.key) for r in live) if k is not None]
+        rows = _fetch_rows(self.conn, self.table, pg_keys)
+        found = self.findings
+        for rec in live:
+            found.checked += 1
+            row = rows.get(rec.key)
+            if row is None:
+                found.add(rec.key, "missing", "in Redis, not in PostgreSQL", source=rec.value)
+                continue
+            try:
+                src = self.mapping.canonical_source(rec, self.item)
+            except PgConsolidateError as exc:
+                # The value no longer fits the planned column (e.g. a counter now holds text).
+                found.add(rec.key, "type", exc.message, source=rec.value, target=row[1:])
+                continue
+            tgt = self.mapping.canonical_target(row, self.item)
+            for kind, detail in compare_canonical(src, tgt, ttl_tolerance_seconds=self.tolerance):
+                found.add(rec.key, kind, detail, source=src.value, target=tgt.value)
+
+    def find_extras(self, size: int | None, seed: int) -> None:
+        """Check live target keys (a seeded sample of ``size``, or all when None) still exist in Redis."""
+        if size is not None and size <= 0:
+            return
+        key = sql.Identifier(self.table.columns[0])
+        # Rows about to expire may already be gone from Redis: leave them to the TTL check.
+        live = self.table.live_filter(self.tolerance)
+        if size is None:
+            self._extras_streamed(sql.SQL("SELECT {} FROM {} WHERE {}").format(key, self.table.ident, live))
+            return
+        with self.conn.cursor() as cur:
+            cur.execute(sql.SQL("SELECT count(*) FROM {}").format(self.table.ident))
+            row = cur.fetchone()
+            total = int(row[0]) if row else 0
+            sampling: sql.Composable = sql.SQL("")
+            if total > 20 * size:
+                # Avoid hashing every row of a big table: pre-sample ~4x what we need, repeatably.
+                pct = min(100.0, 400.0 * size / total)
+                sampling = sql.SQL(" TABLESAMPLE BERNOULLI ({}) REPEATABLE ({})").format(
+                    sql.Literal(pct), sql.Literal(seed)
+                )
+            cur.execute(
+                sql.SQL("SELECT {} FROM {}{} WHERE {} ORDER BY md5({}::text || %s) LIMIT %s").format(
+                    key, self.table.ident, sampling, live, key
+                ),
+                (str(seed), size),
+            )
+            keys = [self.table.redis_key(r[0]) for r in cur.fetchall()]
+        self._check_exist(keys)
+
+    def _extras_streamed(self, query: sql.Composed) -> None:
+        step = self.item.copy_options.batch_size
+        with self.conn.transaction(), self.conn.cursor(name="pgconsolidate_verify_keys") as cur:
+            cur.itersize = step
+            cur.execute(query)
+            while chunk := cur.fetchmany(step):
+                self._check_exist([self.table.redis_key(r[0]) for r in chunk])
+
+    def _check_exist(self, keys: list[bytes]) -> None:
+        """One pipelined ``TYPE`` per key: gone -> extra; another type -> type mismatch."""
+        if not keys:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for k in keys:
+            pipe.type(k)
+        kinds = pipe.execute()
+        for k, kind in zip(keys, kinds, strict=True):
+            if kind == b"none":
+                self.findings.add(k, "extra", "in PostgreSQL, not in Redis")
+            elif kind != self.redis_type:
+                self.findings.add(k, "type", f"Redis key is now a {kind.decode()}, expected {self.redis_type.decode()}")
