@@ -90,8 +90,8 @@ def seed_demo_keyspace(client: Any, *, scale: int = 1, seed: int = 42) -> SeedSu
         b"cache:page:/caf\xc3\xa9/\xc3\xbcnicode \xf0\x9f\x98\x80": "<p>unicode ✓</p>".encode(),
         b"cache:page:/with space/and'apostrophe": b"<p>space</p>",
     }
-    for key, value in awkward.items():
-        pipe.set(key, value, ex=3600)
+    for raw_key, raw_value in awkward.items():
+        pipe.set(raw_key, raw_value, ex=3600)
         add("cache_page")
     for i in range(20):  # the later-release usages: reported as review
         pipe.rpush("queue:emails", json.dumps({"to": f"u{i}@example.com", "template": "welcome"}))

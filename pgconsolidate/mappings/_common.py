@@ -19,6 +19,7 @@ from pgconsolidate.config import redact_text
 from pgconsolidate.errors import DataError, PlanError, SourceError
 from pgconsolidate.mappings.base import SourceRecord
 from pgconsolidate.models import PlanItem, TargetCaps, TargetSpec
+from pgconsolidate.sources.resp import per_key_commands, round_trip, supports_pexpiretime
 
 MAX_IDENT_BYTES = 63
 """PostgreSQL truncates longer identifiers (NAMEDATALEN - 1); we never let it do so silently."""
@@ -208,32 +209,43 @@ def pipelined_read(
     now_ms: int,
     empty: Callable[[Any], bool],
 ) -> list[SourceRecord | None]:
-    """One pipelined round of ``<value_command> key`` + ``PTTL key`` per key.
+    """One round trip of ``<value_command> key`` + an expiry command per key.
 
-    A key is reported as vanished (``None``) when its value is missing/empty or PTTL says -2
-    (it expired between SCAN and read). A key of another Redis type (WRONGTYPE) is also
-    ``None``: the glob matched it but it is not this item's data.
+    The expiry is PEXPIRETIME (absolute, Redis's own clock) where the server has it, else
+    ``now_ms + PTTL``. PTTL 0 is a key in its last millisecond: it still expires (``>= 0``). A key
+    is reported as vanished (``None``) when its value is missing/empty or the expiry command says
+    -2 (it expired between SCAN and read). A key of another Redis type (WRONGTYPE) is also
+    ``None``: the glob matched it but it is not this item's data. HGETALL replies arrive raw
+    (a flat field/value list in RESP2) and are returned as dicts.
     """
-    pipe = client.pipeline(transaction=False)
-    for key in keys:
-        pipe.execute_command(value_command, key)
-        pipe.execute_command("PTTL", key)
-    replies = pipe.execute(raise_on_error=False)
+    absolute = supports_pexpiretime(client)
+    expiry_name = b"PEXPIRETIME" if absolute else b"PTTL"
+    buffer = per_key_commands((value_command.encode(), expiry_name), keys)
+    replies = round_trip(client, buffer, 2 * len(keys))
+    as_dict = value_command.upper() == "HGETALL"
     out: list[SourceRecord | None] = []
     for i, key in enumerate(keys):
         value = replies[2 * i]
-        pttl = replies[2 * i + 1]
+        expiry = replies[2 * i + 1]
         if isinstance(value, Exception):
             if "WRONGTYPE" in str(value):
                 out.append(None)
                 continue
             raise SourceError(f"{value_command} failed for key '{key_display(key)}': {redact_text(str(value))}")
-        if isinstance(pttl, Exception):
-            raise SourceError(f"PTTL failed for key '{key_display(key)}': {redact_text(str(pttl))}")
-        if value is None or empty(value) or pttl == -2:
+        if isinstance(expiry, Exception):
+            raise SourceError(f"{expiry_name.decode()} failed for key '{key_display(key)}': {redact_text(str(expiry))}")
+        if as_dict and isinstance(value, list):
+            value = dict(zip(value[0::2], value[1::2], strict=True))
+        if value is None or empty(value) or expiry == -2:
             out.append(None)
             continue
-        out.append(SourceRecord(key, value, now_ms + pttl if pttl > 0 else None))
+        if expiry < 0:  # -1: no expiry
+            expires_at = None
+        elif absolute:
+            expires_at = expiry
+        else:
+            expires_at = now_ms + expiry
+        out.append(SourceRecord(key, value, expires_at))
     return out
 
 
