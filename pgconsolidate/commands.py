@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from pgconsolidate import __version__
-from pgconsolidate.config import REDACTED, redact_url
+from pgconsolidate.config import REDACTED, redact_text, redact_url
 from pgconsolidate.errors import PlanError, StalePlanError, UsageError
 from pgconsolidate.models import (
     INVENTORY_FORMAT_VERSION,
@@ -199,7 +199,9 @@ def migrate(
     from pgconsolidate.analyze.sampler import redis_fingerprint
     from pgconsolidate.execute.copy import copy_plan
     from pgconsolidate.execute.ddl import apply_ddl, render_plan_ddl
+    from pgconsolidate.execute.runs import finish_run, start_run
     from pgconsolidate.pg import probe_target
+    from pgconsolidate.planfile import plan_fingerprint
 
     plan = load_plan(plan_path)
     _check_only(plan, only)
@@ -218,11 +220,37 @@ def migrate(
         if dry_run:
             return report
         apply_ddl(conn, statements)
-        # No plan-wide fingerprint: each item's checkpoint carries its own, so editing one item of
-        # the plan does not restart every other item on --resume.
-        report.items = copy_plan(client, conn, plan, resume=resume, only=only, progress=progress)
+        report.run_id = start_run(
+            conn,
+            caps,
+            command="migrate --resume" if resume else "migrate",
+            plan=str(plan_path),
+            plan_fingerprint=plan_fingerprint(plan),
+            tool_version=__version__,
+        )
+        try:
+            # No plan-wide fingerprint: each item's checkpoint carries its own, so editing one item
+            # of the plan does not restart every other item on --resume.
+            report.items = copy_plan(client, conn, plan, resume=resume, only=only, progress=progress)
+        except BaseException as exc:
+            _close_run(conn, report.run_id, exc)
+            raise
+        finish_run(conn, report.run_id, status="succeeded", rows=sum(i.rows for i in report.items))
     report.seconds = round(time.monotonic() - started, 3)
     return report
+
+
+def _close_run(conn: psycopg.Connection, run_id: str, exc: BaseException) -> None:
+    """Record a failed run; never mask the original error if even that fails (e.g. connection lost)."""
+    from pgconsolidate.execute.runs import finish_run
+
+    detail = redact_text(str(exc)) if isinstance(exc, Exception) else type(exc).__name__
+    try:
+        if conn.info.transaction_status != conn.info.transaction_status.IDLE:
+            conn.rollback()
+        finish_run(conn, run_id, status="failed", detail=detail[:2000])
+    except Exception:  # the original error is what the user needs to see
+        return
 
 
 def verify(

@@ -350,6 +350,7 @@ class MigrateReport(Strict):
     plan: str
     target: str | None
     dry_run: bool = False
+    run_id: str | None = Field(None, description="row id in pgconsolidate.runs on the target")
     ddl_statements: int = 0
     items: list[ItemCopyResult] = Field(default_factory=list)
     seconds: float = 0.0

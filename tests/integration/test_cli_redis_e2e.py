@@ -180,7 +180,9 @@ def test_verify_passes_then_fails_with_exit_3_after_one_row_is_altered(pipeline:
 
 
 def test_ddl_needs_no_connection_and_is_sqlglot_clean(pipeline: dict[str, Any]) -> None:
-    r = run_cli("ddl", str(pipeline["plan_path"]), env={"PGCONSOLIDATE_TARGET_URL": "postgresql://nobody@127.0.0.1:1/x"})
+    r = run_cli(
+        "ddl", str(pipeline["plan_path"]), env={"PGCONSOLIDATE_TARGET_URL": "postgresql://nobody@127.0.0.1:1/x"}
+    )
     assert r.returncode == 0, r.stderr
     assert "CREATE UNLOGGED TABLE" in r.stdout
     r = run_cli("ddl", str(pipeline["plan_path"]), "--format", "json")
@@ -217,7 +219,9 @@ def test_wrong_redis_password(redis_url: str) -> None:
     assert "auth" in _one_clean_error(r, "wr0ngpassw0rd").lower()
 
 
-def test_unreachable_and_wrong_password_postgres(tmp_path: Path, pg_url: str, redis_client: Any, redis_url: str) -> None:
+def test_unreachable_and_wrong_password_postgres(
+    tmp_path: Path, pg_url: str, redis_client: Any, redis_url: str
+) -> None:
     seed_demo_keyspace(redis_client, scale=1)
     inv = tmp_path / "inv.json"
     assert run_cli("analyze", "--redis", redis_url, "-o", str(inv)).returncode == 0
@@ -252,3 +256,49 @@ def test_malformed_plans_name_the_problem(tmp_path: Path, pipeline: dict[str, An
     missing = run_cli("migrate", str(tmp_path / "nope.yaml"), "--target", pipeline["pg_url"])
     assert missing.returncode == 2
     _one_clean_error(missing)
+
+
+def test_runs_are_logged_with_uuidv7_ids(pipeline: dict[str, Any]) -> None:
+    run_id = pipeline["migrate"]["run_id"]
+    with psycopg.connect(pipeline["pg_url"]) as conn:
+        row = conn.execute(
+            "SELECT status, rows_copied, run_id::text FROM pgconsolidate.runs WHERE run_id = %s", (run_id,)
+        ).fetchone()
+    assert row is not None
+    status, rows, rid = row
+    assert status == "succeeded"
+    assert rows == sum(i["rows"] for i in pipeline["migrate"]["items"])
+    assert rid[14] == "7", f"{rid} is not a version-7 UUID (PostgreSQL 18 has uuidv7())"
+
+
+def test_value_that_does_not_fit_stops_with_key_and_plan_field(tmp_path: Path, pipeline: dict[str, Any]) -> None:
+    """A hand edit makes HTML cache values `jsonb`: migrate must stop, name a key and the field, log the run."""
+    raw = yaml.safe_load(pipeline["plan_path"].read_text())
+    idx = next(
+        i
+        for i, it in enumerate(raw["items"])
+        if it["source"].get("pattern", "").startswith("cache:page:/") and it.get("target")
+    )
+    raw["items"][idx]["target"]["options"]["value_type"] = "jsonb"
+    raw["items"][idx]["target"]["table"] = "edited_pages"
+    edited = tmp_path / "edited.yaml"
+    edited.write_text(yaml.safe_dump(raw))
+    r = run_cli(
+        "migrate",
+        str(edited),
+        "--target",
+        pipeline["pg_url"],
+        "--redis",
+        pipeline["redis_url"],
+        "--only",
+        raw["items"][idx]["id"],
+    )
+    assert r.returncode == 6, r.stdout + r.stderr
+    msg = _one_clean_error(r, url_password(pipeline["redis_url"]) or "", url_password(pipeline["pg_url"]) or "")
+    assert "target.options.value_type" in msg
+    assert "cache:page:" in msg
+    with psycopg.connect(pipeline["pg_url"]) as conn:
+        n = conn.execute("SELECT count(*) FROM edited_pages").fetchone()
+        failed = conn.execute("SELECT count(*) FROM pgconsolidate.runs WHERE status = 'failed'").fetchone()
+    assert n is not None and n[0] == 0  # nothing half-written
+    assert failed is not None and failed[0] == 1
