@@ -34,7 +34,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 SEPARATORS = ":/|."
@@ -89,6 +89,13 @@ _MANY_NAMES = 32
 _MANY_PATH_NAMES = 5
 _FEW_KEYS_PER_NAME = 3
 _REPRESENTATIVES = 32
+
+# Fold thresholds (see _fold_rare): a shape with at most _RARE_KEYS sampled keys -- or a literal
+# one-off under 1/_RARE_SHARE of its family -- joins a sibling family of at least _MIN_FAMILY keys.
+_RARE_KEYS = 2
+_RARE_SHARE = 100
+_MIN_FAMILY = 10
+_WILDCARDS = frozenset({"{*}", "{**}", "{bin}"})
 
 
 # --------------------------------------------------------------------------- single keys
@@ -266,7 +273,9 @@ class PatternGroup:
 Shape = tuple[str, ...]
 
 
-def group_patterns(keys: Sequence[str], *, max_patterns: int = MAX_PATTERNS) -> list[PatternGroup]:
+def group_patterns(
+    keys: Sequence[str], *, max_patterns: int = MAX_PATTERNS, kinds: Sequence[Hashable] | None = None
+) -> list[PatternGroup]:
     """Group keys into at most ``max_patterns`` patterns, most populated first.
 
     1. every key gets its inferred shape (:func:`tokenize`);
@@ -274,19 +283,26 @@ def group_patterns(keys: Sequence[str], *, max_patterns: int = MAX_PATTERNS) -> 
        keys per value) is merged into ``{*}``; sibling placeholders merge (``{ts}`` into ``{id}``);
     3. a literal prefix with many differently shaped tails becomes ``prefix{**}``; then many
        sparse shapes with the same separators and nothing in common become ``{*}:{*}``-like;
-    4. beyond ``max_patterns`` the least populated patterns fall into the catch-all ``{**}``;
-    5. regexes are made mutually exclusive where the sample shows an overlap: the less specific
+    4. rare one-off shapes join the closest sibling family with volume, whose pattern is widened
+       (``cache:page:/{*}/{id}`` + ``cache:page:/with space`` -> ``cache:page:/{**}``), see
+       :func:`_fold_rare`; ``kinds`` (one label per key, e.g. its Redis type) restricts this to
+       families whose keys carry the rare keys' labels, so folding never mixes types;
+    5. beyond ``max_patterns`` the least populated patterns fall into the catch-all ``{**}``;
+    6. regexes are made mutually exclusive where the sample shows an overlap: the less specific
        pattern gets a negative look-ahead for the more specific one, and keys are assigned by the
        final regexes, exactly as the copy engine will filter them.
     """
     if max_patterns < 1:
         raise ValueError("max_patterns must be >= 1")
+    if kinds is not None and len(kinds) != len(keys):
+        raise ValueError("kinds must hold one label per key")
     shapes: dict[Shape, list[int]] = defaultdict(list)
     for i, key in enumerate(keys):
         shapes[tokenize(key)].append(i)
     merged = _merge_positions(dict(shapes))
     merged = _merge_tails(merged)
     merged = _merge_sparse_skeletons(merged)
+    merged = _fold_rare(merged, kinds)
     capped = _cap(merged, max_patterns)
     return _exclusive(capped, keys)
 
@@ -400,6 +416,122 @@ def _merge_tails(shapes: dict[Shape, list[int]]) -> dict[Shape, list[int]]:
                 bucket.extend(shapes.pop(s))
             shapes.setdefault((*prefix, "{**}"), []).extend(bucket)
     return shapes
+
+
+def _anchor(shape: Shape) -> int:
+    """Tokens a shared prefix must cover before ``shape`` may be widened to take in another shape.
+
+    That is every non-empty literal segment before the first wildcard (``{*}``, ``{**}``,
+    ``{bin}``): the words naming the family. ``cache:page:/{*}/{id}`` needs ``cache:page:``, so a
+    stray ``cache:menu`` never widens it to ``cache:{**}``; ``user:{id}:settings`` needs its
+    ``settings``, so it never becomes ``user:{**}``.
+    """
+    need = 0
+    for i in range(0, len(shape), 2):
+        if shape[i] in _WILDCARDS:
+            break
+        if shape[i] and _is_literal(shape[i]):
+            need = i + 2
+    return need
+
+
+def _names_family(prefix: Shape) -> bool:
+    """A shared prefix names a family when it holds a non-empty literal segment.
+
+    Django's ``:1:`` version prefix (``""``, ``{id}``) alone does not: ``:1:navbar`` and
+    ``:1:views.decorators...`` are unrelated.
+    """
+    return any(seg and _is_literal(seg) for seg in prefix[::2])
+
+
+def _widen(target: Shape, donors: Sequence[Shape], cut: int) -> Shape:
+    """The narrowest widening of ``target`` that also matches every donor shape.
+
+    Same length and separators: the differing segments merge position-wise (``user:{id}`` +
+    ``user:admin`` -> ``user:{*}``); otherwise the shared prefix of ``cut`` tokens gets ``{**}``.
+    """
+    if all(len(d) == len(target) and d[1::2] == target[1::2] for d in donors):
+        out = list(target)
+        for i in range(0, len(target), 2):
+            values = {target[i], *(d[i] for d in donors)}
+            if len(values) == 1:
+                continue
+            value = _merged_value(values)
+            if value is None:
+                break
+            out[i] = value
+        else:
+            return tuple(out)
+    return (*target[:cut], CATCH_ALL)
+
+
+def _fold_rare(shapes: dict[Shape, list[int]], kinds: Sequence[Hashable] | None) -> dict[Shape, list[int]]:
+    """Fold rare one-off shapes into the closest sibling family with volume (one table per family).
+
+    A shape R joins a family T when:
+
+    * R is rare: at most ``_RARE_KEYS`` sampled keys, or under ``1/_RARE_SHARE`` of T's keys with
+      a fully literal tail after the shared prefix (the same one-off name under every tenant);
+    * T has volume (``_MIN_FAMILY`` keys) and more keys than R, so two real families stay apart;
+    * R and T share a prefix that ends at a separator, names a family (:func:`_names_family`)
+      and covers T's naming words (:func:`_anchor`); the longest such prefix wins, then the
+      biggest family;
+    * every label of R's keys (``kinds``: Redis type) occurs among T's keys, so a fold never
+      adds a type to a pattern.
+
+    T is widened just enough to match R (:func:`_widen`); a family that received keys is never
+    itself folded. Overlaps the widening creates are made disjoint later by :func:`_exclusive`.
+    """
+    counts = {s: len(m) for s, m in shapes.items()}
+    biggest = max(counts.values(), default=0)
+    if biggest < _MIN_FAMILY:
+        return shapes
+    labels: dict[Shape, frozenset[Hashable]] = {
+        s: frozenset(kinds[i] for i in m) if kinds is not None else frozenset() for s, m in shapes.items()
+    }
+    # Every family with volume under each of its prefixes that could legitimately widen it.
+    index: dict[Shape, list[Shape]] = defaultdict(list)
+    for t, n in counts.items():
+        if n < _MIN_FAMILY:
+            continue
+        for cut in range(max(2, _anchor(t)), len(t), 2):
+            if _names_family(t[:cut]):
+                index[t[:cut]].append(t)
+    limit = max(_RARE_KEYS, (biggest - 1) // _RARE_SHARE)
+    donors: dict[Shape, list[tuple[Shape, int]]] = defaultdict(list)
+    for r in sorted((s for s in shapes if counts[s] <= limit), key=lambda s: (counts[s], "".join(s))):
+        if r in donors:
+            continue  # already received keys: it is a family now
+        for cut in range(len(r) - 1, 1, -2):
+            eligible = [t for t in index.get(r[:cut], ()) if t != r and _may_fold(r, t, cut, counts, labels)]
+            if eligible:
+                target = min(eligible, key=lambda t: (-counts[t], "".join(t)))
+                donors[target].append((r, cut))
+                break
+    for target in sorted(donors, key="".join):
+        folded = [r for r, _ in donors[target]]
+        widened = _widen(target, folded, min(cut for _, cut in donors[target]))
+        clash = widened not in (target, *folded) and widened in shapes
+        if clash and labels[widened] != labels[target]:
+            continue  # the widened pattern exists with other types: keep both sides as they are
+        bucket = shapes.pop(target)
+        for r in folded:
+            bucket.extend(shapes.pop(r))
+        shapes.setdefault(widened, []).extend(bucket)
+        labels[widened] = labels[target]
+    return shapes
+
+
+def _may_fold(
+    rare: Shape, target: Shape, cut: int, counts: dict[Shape, int], labels: dict[Shape, frozenset[Hashable]]
+) -> bool:
+    """The size and label conditions of :func:`_fold_rare` for one candidate pair."""
+    n_rare, n_target = counts[rare], counts[target]
+    if n_target <= n_rare or not labels[rare] <= labels[target]:
+        return False
+    if n_rare <= _RARE_KEYS:
+        return True
+    return n_rare * _RARE_SHARE < n_target and all(_is_literal(seg) for seg in rare[cut::2])
 
 
 def _cap(shapes: dict[Shape, list[int]], max_patterns: int) -> dict[str, list[int]]:

@@ -54,6 +54,9 @@ MAX_TRACKED_FIELDS = 10_000
 """Distinct hash field names tracked per pattern (bounded memory for map-like hashes)."""
 TOP_FIELDS = 50
 MAX_CHANNELS = 1000
+BIG_KEY_ELEMENTS = 5000
+"""A collection with more elements is a "big key" (common Redis guidance): its own usage, never
+folded into a family of small keys (a 50k-field ``user:index`` hash is not one more user)."""
 
 _LENGTH_COMMAND = {
     "string": "STRLEN",
@@ -456,7 +459,7 @@ def _sample(client: redis.Redis, url: str, *, sample: int, sink: ProgressSink, s
     sink.finish("sample: describe")
 
     scanned = len(keys)
-    groups = group_patterns([key_text_for_regex(f.key) for f in described])
+    groups = group_patterns([key_text_for_regex(f.key) for f in described], kinds=[_fold_label(f) for f in described])
     patterns: list[PatternReport] = []
     for group in groups:
         by_type: dict[str, list[_KeyFacts]] = {}
@@ -481,6 +484,16 @@ def _sample(client: redis.Redis, url: str, *, sample: int, sink: ProgressSink, s
             for name, count in sorted(channels.items())
         ],
     )
+
+
+def _fold_label(facts: _KeyFacts) -> str:
+    """Label that a rare key must share with a family to be folded into it: type and big-ness.
+
+    Patterns are grouped by name before types are split, so without it a lone ``cache:page:/x``
+    hash could widen the string pattern ``cache:page:/{*}/{id}`` and still end up alone.
+    """
+    big = facts.redis_type != "string" and facts.length is not None and facts.length > BIG_KEY_ELEMENTS
+    return f"{facts.redis_type}:big" if big else facts.redis_type
 
 
 def _pattern_facts(

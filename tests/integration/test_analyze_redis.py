@@ -13,7 +13,8 @@ import pytest
 import redis
 
 from pgconsolidate.analyze.keypatterns import infer_pattern, pattern_glob, pattern_regex
-from pgconsolidate.analyze.sampler import redis_fingerprint, sample_redis
+from pgconsolidate.analyze.sampler import BIG_KEY_ELEMENTS, redis_fingerprint, sample_redis
+from pgconsolidate.demo import seed_demo_keyspace
 from pgconsolidate.errors import ConnectionFailed, UsageError
 from pgconsolidate.models import PatternReport, RedisInventory, RedisSource, UsageKind
 from pgconsolidate.sources.redis import connect_redis, iter_key_batches, key_text_for_regex
@@ -286,3 +287,31 @@ def test_sample_redis_channels(redis_client: redis.Redis, redis_url: str) -> Non
     channels = {c.channel: c for c in inv.channels}
     assert channels["orders:created"].subscribers >= 1
     assert channels["orders:created"].usage.kind is UsageKind.PUBSUB
+
+
+def test_sample_redis_folds_rare_one_offs_into_their_family_within_one_type(
+    redis_client: redis.Redis, redis_url: str
+) -> None:
+    summary = seed_demo_keyspace(redis_client)
+    pipe = redis_client.pipeline(transaction=False)
+    pipe.hset("cache:page:/admin/stats", mapping={"hits": "1"})  # a lone hash among string pages
+    pipe.hset("user:index", mapping={f"u{i}": str(i) for i in range(BIG_KEY_ELEMENTS + 1)})  # big hash
+    pipe.hset("user:admin", mapping={"name": "root"})  # a lone small hash among user hashes
+    pipe.execute()
+    inv = sample_redis(redis_client, redis_url)
+    pats = _by_pattern(inv)
+    pages = pats[("cache:page:/{**}", "string")]  # 500 pages + the 3 awkward one-offs, one family
+    assert pages.facts.sampled_keys == summary.counts["cache_page"] == 503
+    assert not any(p.startswith("cache:page:/") and t == "string" and p != "cache:page:/{**}" for p, t in pats)
+    assert pats[("cache:page:/admin/stats", "hash")].facts.sampled_keys == 1  # never joins the strings
+    assert pats[("user:{*}", "hash")].facts.sampled_keys == summary.counts["user_hash"] + 1
+    assert pats[("user:index", "hash")].facts.elements.max == BIG_KEY_ELEMENTS + 1
+    for name, rtype in (("queue:emails", "list"), ("leaderboard:global", "zset"), ("events:orders", "stream")):
+        assert pats[(name, rtype)].facts.sampled_keys == 1
+    assert sum(p.facts.sampled_keys for p in inv.patterns) == redis_client.dbsize()
+    for (pattern, rtype), report in pats.items():  # what migrate walks: every key once, by regex + TYPE
+        src = RedisSource(
+            pattern=pattern, regex=report.facts.regex, match_glob=report.facts.match_glob, redis_type=rtype
+        )
+        walked = [k for b in iter_key_batches(redis_client, src) for k in b.keys]
+        assert len(walked) == report.facts.sampled_keys, pattern

@@ -5,11 +5,13 @@ from __future__ import annotations
 import random
 import re
 import string
+import uuid
 
 import pytest
 
 from pgconsolidate.analyze.keypatterns import (
     CATCH_ALL,
+    PatternGroup,
     group_patterns,
     infer_pattern,
     parse_pattern,
@@ -96,7 +98,7 @@ def test_parse_pattern_round_trips_braces() -> None:
     assert parse_pattern("user:{{{id}}}") == [(False, "user:"), (False, "{"), (True, "id"), (False, "}")]
 
 
-def _assign(groups: list, keys: list[str]) -> dict[str, str]:
+def _assign(groups: list[PatternGroup], keys: list[str]) -> dict[str, str]:
     """key -> pattern whose final regex fullmatches it; fails if a key matches two patterns."""
     owner: dict[str, str] = {}
     for key in keys:
@@ -204,3 +206,160 @@ def test_group_patterns_odd_keys() -> None:
         g.pattern.encode("utf-8")
         g.regex.encode("utf-8")
         g.glob.encode("utf-8")
+
+
+# --------------------------------------------------------------------------- folding rare shapes
+
+DEMO_PAGES = ["home", "about", "pricing", "blog", "docs", "search", "careers", "contact", "faq", "status"]
+DEMO_ODD_PAGES = [
+    'cache:page:/search?q="quoted" name',
+    "cache:page:/café/ünicode 😀",
+    "cache:page:/with space/and'apostrophe",
+]
+
+
+def _demo_keys() -> tuple[list[str], list[str]]:
+    """The demo keyspace's names and Redis types (pgconsolidate/demo.py), without Redis."""
+    rng = random.Random(42)
+    typed: list[tuple[str, str]] = []
+    typed += [(f"session:{uuid.UUID(int=rng.getrandbits(128), version=4)}", "hash") for _ in range(400)]
+    typed += [(f"sess:{rng.getrandbits(128):032x}", "string") for _ in range(300)]
+    typed += [(f"cache:page:/{rng.choice(DEMO_PAGES)}/{i}", "string") for i in range(500)]
+    typed += [(f"cache:thumb:{i}", "string") for i in range(150)]
+    typed += [(f"views:article:{i}", "string") for i in range(400)]
+    typed += [(f"user:{i}", "hash") for i in range(500)]
+    typed += [(f"product:{i}", "string") for i in range(300)]
+    typed += [(k, "string") for k in DEMO_ODD_PAGES]
+    typed += [(f"tags:article:{i}", "set") for i in range(20)]
+    typed += [(f"rate:10.0.0.{i}:{29_400_000 + i}", "string") for i in range(20)]
+    typed += [(f"lock:job:{i}", "string") for i in range(20)]
+    typed += [("queue:emails", "list"), ("leaderboard:global", "zset"), ("events:orders", "stream")]
+    return [k for k, _ in typed], [t for _, t in typed]
+
+
+def _sizes(keys: list[str], kinds: list[str] | None = None) -> dict[str, int]:
+    """pattern -> member count, after checking that every key matches exactly one final regex."""
+    groups = group_patterns(keys, kinds=kinds)
+    owner = _assign(groups, keys)
+    assert all(owner[keys[i]] == g.pattern for g in groups for i in g.members)
+    return {g.pattern: len(g.members) for g in groups}
+
+
+def test_fold_rare_demo_keyspace_one_cache_page_family() -> None:
+    keys, kinds = _demo_keys()
+    assert _sizes(keys, kinds) == {
+        "cache:page:/{**}": 503,  # the three awkward one-off pages joined the 500 pages
+        "user:{id}": 500,
+        "session:{uuid}": 400,
+        "views:article:{id}": 400,
+        "product:{id}": 300,
+        "sess:{hash}": 300,
+        "cache:thumb:{id}": 150,  # same first segment and type, but its own family
+        "tags:article:{id}": 20,
+        "rate:{id}.{id}.{id}.{id}:{id}": 20,
+        "lock:job:{id}": 20,
+        "queue:emails": 1,  # single keys of their own type and name: real usages
+        "leaderboard:global": 1,
+        "events:orders": 1,
+    }
+
+
+def test_fold_rare_without_the_odd_keys_changes_nothing() -> None:
+    keys, kinds = _demo_keys()
+    kept = [(k, t) for k, t in zip(keys, kinds, strict=True) if k not in DEMO_ODD_PAGES]
+    sizes = _sizes([k for k, _ in kept], [t for _, t in kept])
+    assert sizes["cache:page:/{*}/{id}"] == 500 and "cache:page:/{**}" not in sizes
+
+
+def test_fold_rare_same_depth_one_offs_widen_position_wise() -> None:
+    pages = [f"cache:page:/{name}/{i}" for name in DEMO_PAGES for i in range(30)]
+    odd = ["cache:page:/with space/and'apostrophe", "cache:page:/café/ünicode 😀"]
+    assert _sizes(pages + odd) == {"cache:page:/{*}/{*}": 302}
+
+
+def test_fold_rare_name_into_id_family_and_never_across_types() -> None:
+    users = [f"user:{i}" for i in range(200)]
+    assert _sizes([*users, "user:admin"]) == {"user:{*}": 201}
+    # the same names, but user:admin is a string next to hashes: it stays on its own
+    assert _sizes([*users, "user:admin"], ["hash"] * 200 + ["string"]) == {"user:{id}": 200, "user:admin": 1}
+    assert _sizes([*users, "user:admin"], ["hash"] * 201) == {"user:{*}": 201}
+
+
+def test_fold_rare_never_folds_a_big_key_into_small_ones_when_labelled() -> None:
+    users = [f"user:{i}" for i in range(200)]
+    assert _sizes([*users, "user:index"], ["hash"] * 200 + ["hash:big"]) == {"user:{id}": 200, "user:index": 1}
+
+
+def test_fold_rare_keeps_families_with_volume_apart() -> None:
+    both = [f"user:{i}" for i in range(300)] + [f"user:{i}:settings" for i in range(200)]
+    assert _sizes(both) == {"user:{id}": 300, "user:{id}:settings": 200}
+    # 2% of the family, structured (placeholder in its tail): a family of its own, not a one-off
+    small = [f"user:{i}" for i in range(1000)] + [f"user:{i}:settings" for i in range(20)]
+    assert _sizes(small) == {"user:{id}": 1000, "user:{id}:settings": 20}
+    # even under 1%: three keys agreeing on a structured shape are structure
+    tiny = [f"user:{i}" for i in range(1000)] + [f"user:{i}:avatar" for i in range(3)]
+    assert _sizes(tiny) == {"user:{id}": 1000, "user:{id}:avatar": 3}
+
+
+def test_fold_rare_needs_the_family_words_and_volume() -> None:
+    pages = [f"cache:page:/{name}/{i}" for name in DEMO_PAGES for i in range(30)]
+    views = [f"views:article:{i}" for i in range(100)]
+    keys = [*pages, *views, "cache:menu", "views:total", "cache:page:legacy"]
+    assert _sizes(keys) == {
+        "cache:page:{**}": 301,  # shares cache:page: -> the family widens to it
+        "views:article:{id}": 100,
+        "cache:menu": 1,  # shares only "cache:": widening the pages to cache:{**} is not a family
+        "views:total": 1,  # "article" names the counters family
+    }
+    few = [f"job:{i}" for i in range(5)]  # below the family size: nothing to join
+    assert _sizes([*few, "job:cleanup"]) == {"job:{id}": 5, "job:cleanup": 1}
+
+
+def test_fold_rare_single_keys_of_different_names_stay_apart() -> None:
+    keys = ["queue:emails", "leaderboard:global", "events:orders", "config:theme"]
+    assert _sizes(keys, ["list", "zset", "stream", "string"]) == dict.fromkeys(keys, 1)
+
+
+def test_fold_rare_django_version_prefix_is_not_a_family() -> None:
+    md5 = [f"{random.Random(i).getrandbits(128):032x}" for i in range(120)]
+    views = [f":1:views.decorators.cache.cache_page..GET.{h}.{md5[-1 - i]}.en-us.UTC" for i, h in enumerate(md5)]
+    pages = [f":1:cache:page:/{name}/{i}" for name in DEMO_PAGES for i in range(20)]
+    singles = [":1:navbar", ":1:site_settings"]
+    sizes = _sizes([*views, *pages, ":1:cache:page:/weird key!", *singles])
+    assert sizes == {
+        ":{id}:views.decorators.cache.cache_page..GET.{hash}.{hash}.en-us.UTC": 120,
+        ":{id}:cache:page:/{**}": 201,
+        ":{id}:navbar": 1,  # shares only ":1:" (a version number, no word) with the others
+        ":{id}:site_settings": 1,
+    }
+
+
+def test_fold_rare_django_arbitrary_names_do_not_swallow_a_dotted_one_off() -> None:
+    rng = random.Random(4)
+    names = [f":1:{''.join(rng.choices(string.ascii_lowercase + '_', k=12))}" for _ in range(300)]
+    # ":{id}:{*}" has no family word before its wildcard; ":1:" alone must not widen it to ":{id}:{**}"
+    assert _sizes([*names, ":1:menu.html"]) == {":{id}:{*}": 300, ":{id}:menu.html": 1}
+
+
+def test_fold_rare_one_off_name_repeated_per_tenant_under_one_percent() -> None:
+    rng = random.Random(9)
+    pages = [f"tenant:{t}:page:/{rng.choice(DEMO_PAGES)}/{i}" for t in range(40) for i in range(50)]
+    odd = [f'tenant:{t}:page:/search?q="x"' for t in range(15)]  # 15 keys, 0.75% of 2000
+    assert _sizes(pages + odd) == {"tenant:{id}:page:/{**}": 2015}
+    many_odd = [f'tenant:{t}:page:/search?q="x"' for t in range(40)]  # 2%: a family of its own
+    sizes = _sizes(pages + many_odd)
+    assert sizes == {"tenant:{id}:page:/{*}/{id}": 2000, 'tenant:{id}:page:/search?q="x"': 40}
+
+
+def test_fold_rare_widened_family_stays_disjoint_from_its_specific_siblings() -> None:
+    pages = [f"cache:page:/{name}/{i}" for name in DEMO_PAGES for i in range(30)]
+    amp = [f"cache:page:/{name}/{i}/amp" for name in DEMO_PAGES for i in range(10)]
+    sizes = _sizes([*pages, *amp, "cache:page:/odd one"])
+    assert sizes == {"cache:page:/{**}": 301, "cache:page:/{*}/{id}/amp": 100}
+    regex = next(g.regex for g in group_patterns([*pages, *amp, "cache:page:/odd one"]) if g.pattern.endswith("{**}"))
+    assert not re.fullmatch(regex, "cache:page:/home/1/amp")  # look-ahead keeps the amp family out
+
+
+def test_group_patterns_kinds_must_match_keys() -> None:
+    with pytest.raises(ValueError, match="one label per key"):
+        group_patterns(["a:1", "a:2"], kinds=["string"])
