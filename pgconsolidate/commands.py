@@ -204,7 +204,7 @@ def migrate(
     from pgconsolidate.planfile import plan_fingerprint
 
     plan = load_plan(plan_path)
-    _check_only(plan, only)
+    plan.migratable(only)  # reject unknown --only ids before connecting anywhere
     started = time.monotonic()
     source_url = _redis_url_for(plan, redis_url)
     with target_connection(target_url) as conn, redis_connection(source_url) as client:
@@ -269,7 +269,7 @@ def verify(
     from pgconsolidate.verify import verify_plan
 
     plan = load_plan(plan_path)
-    _check_only(plan, only)
+    plan.migratable(only)  # reject unknown --only ids before connecting anywhere
     source_url = _redis_url_for(plan, redis_url)
     with target_connection(target_url) as conn, redis_connection(source_url) as client:
         report = verify_plan(
@@ -300,17 +300,3 @@ def sweep(plan_path: Path, *, target_url: str | None) -> dict[str, int]:
                 cur.execute(stmt)
                 deleted[table] = cur.rowcount
     return deleted
-
-
-def _check_only(plan: Plan, only: set[str] | None) -> None:
-    """Reject ``--only`` ids the plan does not have (a typo must not silently copy nothing)."""
-    if not only:
-        return
-    known = {it.id for it in plan.items}
-    unknown = sorted(only - known)
-    if unknown:
-        import difflib
-
-        guesses = [g for u in unknown for g in difflib.get_close_matches(u, known, n=1)]
-        hint = f"did you mean {', '.join(guesses)}?" if guesses else "see the item ids in the plan file"
-        raise UsageError(f"--only names no plan item: {', '.join(unknown)}", hint=hint)

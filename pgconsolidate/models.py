@@ -318,9 +318,33 @@ class Plan(Strict):
                 return it
         raise KeyError(item_id)
 
-    def migratable(self) -> list[PlanItem]:
-        """Items whose verdict is ``migrate`` (the only ones DDL/copy/verify act on)."""
-        return [it for it in self.items if it.verdict == "migrate" and it.target is not None]
+    def migratable(self, only: set[str] | None = None) -> list[PlanItem]:
+        """Items whose verdict is ``migrate`` (the only ones DDL/copy/verify act on), in plan order.
+
+        ``only`` narrows them to those ids; an id the plan lacks, or one whose verdict is not
+        ``migrate``, raises :class:`~pgconsolidate.errors.UsageError` (a typo must never silently
+        copy or verify nothing).
+        """
+        items = [it for it in self.items if it.verdict == "migrate" and it.target is not None]
+        if not only:
+            return items
+        known = {it.id: it for it in self.items}
+        unknown = sorted(only - set(known))
+        if unknown:
+            import difflib
+
+            from pgconsolidate.errors import UsageError
+
+            guesses = [g for u in unknown for g in difflib.get_close_matches(u, list(known), n=1)]
+            hint = f"did you mean {', '.join(guesses)}?" if guesses else "item ids are listed in the plan file"
+            raise UsageError(f"no plan item with id {', '.join(unknown)}", hint=hint)
+        inert = sorted(i for i in only if known[i].verdict != "migrate" or known[i].target is None)
+        if inert:
+            from pgconsolidate.errors import UsageError
+
+            verdicts = ", ".join(f"{i} ({known[i].verdict})" for i in inert)
+            raise UsageError(f"only items with verdict 'migrate' are copied and verified: {verdicts}")
+        return [it for it in items if it.id in only]
 
 
 # --------------------------------------------------------------------------- execution reports

@@ -271,12 +271,7 @@ def verify_plan(
     progress: ProgressSink | None = None,
 ) -> models.ParityReport:
     """Verify every migratable item of ``plan`` (or the ids in ``only``)."""
-    items = plan.migratable()
-    if only is not None:
-        unknown = sorted(only - {it.id for it in items})
-        if unknown:
-            raise UsageError(f"unknown or non-migratable item id(s): {', '.join(unknown)}")
-        items = [it for it in items if it.id in only]
+    items = plan.migratable(only)
     report = models.ParityReport(plan=plan.generated_at, target=plan.target.url, seed=seed, full=full)
     for it in items:
         report.items.append(
