@@ -9,6 +9,13 @@ Every batch is one PostgreSQL transaction holding the batch's rows *and* the che
 cursor to resume from after it), so a crash loses at most the uncommitted batch and ``--resume``
 continues exactly where the last commit left off. Two write paths:
 
+Rows go out in binary COPY format. When the mapping offers ``copy_encoder`` (all built-in
+mappings do), it builds each row's bytes itself from the raw Redis values - no decoding, no
+per-value adaptation - and PostgreSQL validates text and JSON as it parses them. A batch the
+server rejects with a data error (class 22) is rolled back whole; the failing row is located
+from the error context and re-converted with ``to_row``, which raises the precise DataError
+(key, plan field, fix). Mappings without an encoder go through psycopg's ``write_row``.
+
 * ``copy`` (first load: empty table, scan from the start): binary ``COPY`` straight into the
   target. SCAN can return a key twice while Redis rehashes; if a batch then hits the primary key,
   that batch is rolled back and redone through the upsert path - never failing, never duplicating.
@@ -24,12 +31,14 @@ from __future__ import annotations
 import hashlib
 import json
 import queue
+import re
+import struct
 import threading
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing, suppress
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 import redis
@@ -40,9 +49,10 @@ from psycopg.pq import Format, TransactionStatus
 
 from pgconsolidate import models
 from pgconsolidate.config import redact_text
-from pgconsolidate.errors import PgConsolidateError, SourceError, TargetError, UsageError
+from pgconsolidate.errors import DataError, PgConsolidateError, SourceError, TargetError, UsageError
 from pgconsolidate.execute import state
 from pgconsolidate.mappings import get_mapping
+from pgconsolidate.mappings._common import COPY_HEADER, COPY_TRAILER, data_error, item_path, key_display
 from pgconsolidate.mappings.base import Mapping, SourceRecord
 from pgconsolidate.progress import NullProgress, ProgressSink
 from pgconsolidate.sources.redis import iter_key_batches
@@ -193,7 +203,8 @@ def copy_item(
                 empty = _table_empty(pg_conn, target)
             mode = "copy" if empty and start_cursor == 0 else "upsert"
             to_row = _row_function(mapping, item)
-            writer = _Writer(pg_conn, item, target, list(mapping.columns(item)), col_types, to_row)
+            encode = _copy_encoder(mapping, item, col_types, pg_conn)
+            writer = _Writer(pg_conn, item, target, list(mapping.columns(item)), col_types, to_row, encode)
             if mode == "upsert":
                 writer.ensure_staging()
             rows = vanished = unmatched = 0
@@ -332,6 +343,7 @@ class _Failure:
 
 
 _END = object()
+_T = TypeVar("_T")
 
 
 def _read_batches(
@@ -354,12 +366,7 @@ def _read_batches(
             assert isinstance(obj, _Batch)
             yield obj
     finally:
-        stop.set()
-        # Unblock a reader waiting on a full queue, then wait for it: no thread outlives the copy.
-        while thread.is_alive():
-            with suppress(queue.Empty):
-                q.get(timeout=0.05)
-        thread.join()
+        _drain_and_join(thread, q, stop)  # no thread outlives the copy
 
 
 def _reader(
@@ -370,50 +377,122 @@ def _reader(
     q: queue.Queue[object],
     stop: threading.Event,
 ) -> None:
-    """Thread body: SCAN + read, one batch at a time, into ``q``.
+    """Thread body: read each SCAN batch (SCAN itself runs one batch ahead, in a helper thread) into ``q``.
 
-    Rows are built by the writer: the reader spends most of its time waiting on Redis, and that
-    wait then overlaps the CPU-bound conversion instead of adding to it (one GIL, two threads).
+    Rows are built by the writer: the reader spends much of its time waiting on Redis, and that
+    wait then overlaps the CPU-bound encoding instead of adding to it (one GIL, three threads).
     """
-
-    def put(obj: object) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(obj, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
     assert isinstance(item.source, models.RedisSource)
     try:
-        batches = iter_key_batches(
+        scan = iter_key_batches(
             client,
             item.source,
             batch_size=item.copy_options.batch_size,
             count=item.copy_options.scan_count,
             cursor=start_cursor,
         )
-        for kb in batches:
-            if stop.is_set():
-                return
-            keys = kb.keys
-            if len(set(keys)) != len(keys):
-                # SCAN may repeat a key (rehashing); one row per key keeps COPY on the fast path.
-                keys = list(dict.fromkeys(keys))
-            records: list[SourceRecord] = []
-            if keys:
-                records = [r for r in mapping.read(client, keys, item, int(time.time() * 1000)) if r is not None]
-            vanished = len(keys) - len(records)
-            if not put(_Batch(kb.cursor, records, len(kb.keys), vanished, kb.unmatched)):
-                return
-        put(_END)
+        with closing(_prefetched(scan, f"pgc-scan-{item.id}")) as scan_batches:
+            for kb in scan_batches:
+                if stop.is_set():
+                    return
+                keys = _batch_keys(kb.keys)
+                records: list[SourceRecord] = []
+                if keys:
+                    read = mapping.read(client, keys, item, int(time.time() * 1000))
+                    records = [r for r in read if r is not None]
+                vanished = len(keys) - len(records)
+                if not _put(q, _Batch(kb.cursor, records, len(kb.keys), vanished, kb.unmatched), stop):
+                    return
+        _put(q, _END, stop)
     except PgConsolidateError as exc:
-        put(_Failure(exc))
+        _put(q, _Failure(exc), stop)
     except redis.RedisError as exc:
-        put(_Failure(SourceError(f"reading item {item.id} from Redis failed: {redact_text(str(exc))}")))
+        _put(q, _Failure(SourceError(f"reading item {item.id} from Redis failed: {redact_text(str(exc))}")), stop)
     except BaseException as exc:
-        put(_Failure(exc))
+        _put(q, _Failure(exc), stop)
+
+
+def _prefetched(source: Iterator[_T], name: str) -> Generator[_T, None, None]:
+    """``source``'s items, produced one step ahead by a helper thread.
+
+    The reader waits on Redis twice per batch (SCAN pages, then the value reads) and does Python
+    work in between; with SCAN in its own thread, the next batch's SCAN runs on the server while
+    this batch's replies are parsed, instead of the two taking turns (measured: the reader was
+    the copy's critical path). Exceptions from ``source`` are re-raised here, in order.
+    """
+    q: queue.Queue[object] = queue.Queue(maxsize=2)
+    halt = threading.Event()
+
+    def run() -> None:
+        try:
+            for obj in source:
+                if not _put(q, obj, halt):
+                    return
+            _put(q, _END, halt)
+        except BaseException as exc:
+            _put(q, _Failure(exc), halt)
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    try:
+        while True:
+            obj = q.get()
+            if obj is _END:
+                return
+            if isinstance(obj, _Failure):
+                raise obj.exc
+            yield obj  # type: ignore[misc]
+    finally:
+        _drain_and_join(thread, q, halt)
+
+
+def _put(q: queue.Queue[object], obj: object, stop: threading.Event) -> bool:
+    """Put ``obj`` unless ``stop`` is set first (never blocks forever on a full queue)."""
+    while not stop.is_set():
+        try:
+            q.put(obj, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
+def _drain_and_join(thread: threading.Thread, q: queue.Queue[object], stop: threading.Event) -> None:
+    """Stop a producer thread: unblock it if it waits on a full queue, then wait for it.
+
+    The producer stops at its next ``_put``; a producer blocked on I/O finishes that call first.
+    """
+    stop.set()
+    while thread.is_alive():
+        with suppress(queue.Empty):
+            q.get(timeout=0.05)
+    thread.join()
+
+
+def _batch_keys(keys: list[bytes]) -> list[bytes]:
+    """A batch's keys, each once, in byte order.
+
+    SCAN may repeat a key (rehashing); one row per key keeps COPY on the fast path. Sorted,
+    because SCAN's hash order sends every primary-key insert to a random btree page: COPYing a
+    batch in key order cut PostgreSQL's time per row by ~15-25% (measured on 5,000-20,000-key
+    batches), for ~0.3 us of Python per key.
+    """
+    return sorted(set(keys))
+
+
+def _copy_encoder(
+    mapping: Mapping, item: models.PlanItem, col_types: Sequence[str], conn: psycopg.Connection[Any]
+) -> Callable[[SourceRecord], bytes] | None:
+    """The mapping's ``record -> binary COPY row`` encoder, when it has one and it fits this table.
+
+    Raw text bytes are only meaningful to the server when the session's client_encoding is
+    UTF-8 (the bytes are Redis' UTF-8 as is); other sessions keep psycopg's typed row path.
+    """
+    build = getattr(mapping, "copy_encoder", None)
+    if not callable(build) or conn.info.encoding != "utf-8":
+        return None
+    encoder: Callable[[SourceRecord], bytes] | None = build(item, col_types)
+    return encoder
 
 
 def _row_function(mapping: Mapping, item: models.PlanItem) -> Callable[[SourceRecord], tuple[Any, ...]]:
@@ -439,16 +518,20 @@ class _Writer:
         columns: list[str],
         col_types: list[str],
         to_row: Callable[[SourceRecord], tuple[Any, ...]],
+        encode: Callable[[SourceRecord], bytes] | None = None,
     ) -> None:
         self.conn = conn
         self.item = item
         self.target = target
         self.columns = columns
         self.to_row = to_row
-        self.binary = all(t in _BINARY_SAFE_TYPES for t in col_types)
+        self.encode = encode
+        # An encoder only exists for tables whose column types it matched, so binary COPY it is.
+        self.binary = encode is not None or all(t in _BINARY_SAFE_TYPES for t in col_types)
         self.types = col_types
         digest = hashlib.sha1(target.display.encode()).hexdigest()[:16]
-        self.staging = sql.Identifier(f"pgc_stage_{digest}")
+        self.staging_name = f"pgc_stage_{digest}"
+        self.staging = sql.Identifier(self.staging_name)
         cols = sql.SQL(", ").join(map(sql.Identifier, self.columns))
         fmt = sql.SQL(" (FORMAT BINARY)") if self.binary else sql.SQL("")
         self.copy_target = sql.SQL("COPY {} ({}) FROM STDIN{}").format(target.ident, cols, fmt)
@@ -491,29 +574,106 @@ class _Writer:
             self.cur.execute(stmt)
 
     def write(self, batch: _Batch, *, upsert: bool) -> None:
-        """Commit ``batch`` and its checkpoint in one transaction (fast path falls back to upsert)."""
-        if not upsert:
-            try:
-                self._commit(batch, upsert=False)
-                return
-            except pg_errors.UniqueViolation:
-                # A key SCAN returned in an earlier batch too: redo this batch idempotently.
-                self.ensure_staging()
-        self._commit(batch, upsert=True)
+        """Commit ``batch`` and its checkpoint in one transaction (fast path falls back to upsert).
+
+        A row PostgreSQL rejects (class 22: bad UTF-8, NUL byte, invalid JSON, ...) becomes a
+        DataError naming the key and the plan field; the batch's transaction is rolled back.
+        """
+        try:
+            if not upsert:
+                try:
+                    self._commit(batch, upsert=False)
+                    return
+                except pg_errors.UniqueViolation:
+                    # A key SCAN returned in an earlier batch too: redo this batch idempotently.
+                    self.ensure_staging()
+            self._commit(batch, upsert=True)
+        except pg_errors.DataError as exc:
+            raise self._explain_rejected(batch, exc) from None
 
     def _commit(self, batch: _Batch, *, upsert: bool) -> None:
         cur = self.cur
         with self.conn.transaction():
             cur.execute("SET LOCAL synchronous_commit = off")
             with cur.copy(self.copy_staging if upsert else self.copy_target) as cp:
-                if self.binary:
-                    cp.set_types(self.types)
-                # DataError from to_row propagates: the transaction rolls back, nothing half-written.
-                write_row, to_row = cp.write_row, self.to_row
-                for rec in batch.records:
-                    write_row(to_row(rec))
+                # DataError from encode/to_row propagates: the transaction rolls back, nothing half-written.
+                if self.encode is not None:
+                    # One write per batch: psycopg passes raw binary data through untouched, so
+                    # the stream's header and trailer are ours to send.
+                    parts = [COPY_HEADER]
+                    parts.extend(self._encode_all(batch.records))
+                    parts.append(COPY_TRAILER)
+                    cp.write(b"".join(parts))
+                else:
+                    if self.binary:
+                        cp.set_types(self.types)
+                    write_row, to_row = cp.write_row, self.to_row
+                    for rec in batch.records:
+                        write_row(to_row(rec))
             if upsert:
                 cur.execute(self.upsert)
             state.save_checkpoint(
                 self.conn, self.item.id, self.target.display, cursor=batch.cursor, rows_added=len(batch.records)
             )
+
+    def _encode_all(self, records: list[SourceRecord]) -> list[bytes]:
+        """Every record's binary row; an encoder failure other than DataError is explained per row."""
+        assert self.encode is not None
+        try:
+            return list(map(self.encode, records))
+        except PgConsolidateError:
+            raise
+        except (ValueError, OverflowError, struct.error) as exc:
+            encode = self.encode
+            for rec in records:
+                try:
+                    encode(rec)
+                except (ValueError, OverflowError, struct.error):
+                    self.to_row(rec)  # the precise DataError, when the mapping has one
+                    raise DataError(
+                        f"{item_path(self.item, 'target')}: key '{key_display(rec.key)}' cannot be "
+                        f"written: {redact_text(str(exc))}; exclude the key or change the item's mapping"
+                    ) from None
+            raise
+
+    def _explain_rejected(self, batch: _Batch, exc: pg_errors.DataError) -> DataError:
+        """The DataError for a batch PostgreSQL rejected: ``to_row``'s own when it objects, else the server's."""
+        message = redact_text(exc.diag.message_primary or str(exc).strip().splitlines()[0])
+        code = f" [{exc.sqlstate}]" if exc.sqlstate else ""
+        line, column = _copy_error_position(exc.diag.context or "", (self.target.table, self.staging_name))
+        if line is None or not 1 <= line <= len(batch.records):
+            return DataError(
+                f"{item_path(self.item, 'target')}: PostgreSQL rejected a row of {self.target.display}{code}: "
+                f"{message}; exclude the offending keys or change the item's mapping/options"
+            )
+        record = batch.records[line - 1]
+        self.to_row(record)  # raises the mapping's precise DataError (key, plan field, fix)
+        where = f" column {column}" if column else ""
+        return data_error(
+            self.item,
+            "target",
+            record.key,
+            f"was rejected by PostgreSQL for{where or ' its row'}{code}: {message}",
+            "change that column's type in the plan (e.g. options.value_type or key_type: bytea) or exclude the key",
+        )
+
+
+_COPY_POSITION = re.compile(r"(\d+)(?:, column (.+?))?(?::|$)")
+
+
+def _copy_error_position(context: str, tables: Sequence[str]) -> tuple[int | None, str | None]:
+    """The 1-based row number and column name from a COPY error context.
+
+    The server writes ``COPY <table>, line <n>[, column <name>]: <value>`` with the bare table
+    name as the outermost (last) context line, after inner ones such as ``JSON data, line 1:``;
+    binary COPY counts rows as "lines". The name is matched as a known prefix because table
+    names and values may themselves contain ``, line``.
+    """
+    for text in reversed(context.splitlines()):
+        for table in tables:
+            prefix = f"COPY {table}, line "
+            if text.startswith(prefix):
+                match = _COPY_POSITION.match(text, len(prefix))
+                if match:
+                    return int(match.group(1)), match.group(2)
+    return None, None

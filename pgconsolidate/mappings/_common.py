@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import struct
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, TypeVar
@@ -209,44 +210,155 @@ def pipelined_read(
     now_ms: int,
     empty: Callable[[Any], bool],
 ) -> list[SourceRecord | None]:
-    """One round trip of ``<value_command> key`` + an expiry command per key.
+    """One round trip reading the values of ``keys`` (``GET`` or ``HGETALL``) + an expiry command per key.
+
+    ``GET`` is sent as a single ``MGET`` of the whole batch (one reply, parsed in C, and half the
+    commands for Redis to run); a key of another Redis type reads as nil there, exactly like a
+    WRONGTYPE reply to GET, which is what such a key must become: ``None``, since the glob
+    matched it but it is not this item's data. Other commands are sent once per key.
 
     The expiry is PEXPIRETIME (absolute, Redis's own clock) where the server has it, else
     ``now_ms + PTTL``. PTTL 0 is a key in its last millisecond: it still expires (``>= 0``). A key
     is reported as vanished (``None``) when its value is missing/empty or the expiry command says
-    -2 (it expired between SCAN and read). A key of another Redis type (WRONGTYPE) is also
-    ``None``: the glob matched it but it is not this item's data. HGETALL replies arrive raw
-    (a flat field/value list in RESP2) and are returned as dicts.
+    -2 (it expired between SCAN and read). HGETALL replies arrive raw (a flat field/value list in
+    RESP2) and are returned as dicts.
     """
+    if not keys:
+        return []
     absolute = supports_pexpiretime(client)
     expiry_name = b"PEXPIRETIME" if absolute else b"PTTL"
-    buffer = per_key_commands((value_command.encode(), expiry_name), keys)
-    replies = round_trip(client, buffer, 2 * len(keys))
-    as_dict = value_command.upper() == "HGETALL"
+    n = len(keys)
+    if value_command.upper() == "GET":
+        # Each key's RESP argument is packed once and shared by MGET and the expiry commands.
+        args = [b"$%d\r\n%s\r\n" % (len(k), k) for k in keys]
+        expiry_head = b"*2\r\n$%d\r\n%s\r\n" % (len(expiry_name), expiry_name)
+        buffer = b"".join((b"*%d\r\n$4\r\nMGET\r\n" % (n + 1), *args, expiry_head, expiry_head.join(args)))
+        replies = round_trip(client, buffer, n + 1)
+        values = replies[0]
+        if isinstance(values, Exception):
+            raise SourceError(f"MGET failed: {redact_text(str(values))}")
+        expiries = replies[1:]
+        as_dict = False
+    else:
+        replies = round_trip(client, per_key_commands((value_command.encode(), expiry_name), keys), 2 * n)
+        values, expiries = replies[0::2], replies[1::2]
+        as_dict = value_command.upper() == "HGETALL"
     out: list[SourceRecord | None] = []
-    for i, key in enumerate(keys):
-        value = replies[2 * i]
-        expiry = replies[2 * i + 1]
-        if isinstance(value, Exception):
-            if "WRONGTYPE" in str(value):
-                out.append(None)
-                continue
-            raise SourceError(f"{value_command} failed for key '{key_display(key)}': {redact_text(str(value))}")
-        if isinstance(expiry, Exception):
-            raise SourceError(f"{expiry_name.decode()} failed for key '{key_display(key)}': {redact_text(str(expiry))}")
+    append = out.append
+    offset = 0 if absolute else now_ms
+    if not as_dict and empty is never_empty:
+        # The hot path (strings): values are bytes or None, expiries ints unless a command failed.
+        for key, value, expiry in zip(keys, values, expiries, strict=True):
+            if value is None or expiry == -2:
+                append(None)
+            elif expiry.__class__ is int:
+                append(SourceRecord(key, value, None if expiry < 0 else expiry + offset))
+            else:
+                _check_reply(key, value, value_command, expiry, expiry_name)
+                append(None)  # WRONGTYPE
+        return out
+    for key, value, expiry in zip(keys, values, expiries, strict=True):
+        if value is None or expiry == -2:
+            append(None)
+            continue
+        if expiry.__class__ is not int or isinstance(value, Exception):
+            _check_reply(key, value, value_command, expiry, expiry_name)
+            append(None)  # WRONGTYPE
+            continue
         if as_dict and isinstance(value, list):
             value = dict(zip(value[0::2], value[1::2], strict=True))
-        if value is None or empty(value) or expiry == -2:
-            out.append(None)
+        if empty(value):
+            append(None)
             continue
-        if expiry < 0:  # -1: no expiry
-            expires_at = None
-        elif absolute:
-            expires_at = expiry
-        else:
-            expires_at = now_ms + expiry
-        out.append(SourceRecord(key, value, expires_at))
+        append(SourceRecord(key, value, None if expiry < 0 else expiry + offset))
     return out
+
+
+# --------------------------------------------------------------------------- binary COPY rows
+#
+# ``copy_encoder`` functions build rows in PostgreSQL's binary COPY tuple format themselves:
+# int16 field count, then per field an int32 byte length (-1 for NULL) and the bytes. Text and
+# jsonb values are the raw bytes Redis returned - no decode/encode round trip in Python - and the
+# server validates them (UTF-8, NUL bytes, JSON syntax) as it receives them; a rejected batch is
+# rolled back and its failing row re-examined in Python for a precise message (see copy engine).
+
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
+"""Binary COPY stream header: signature, flags, header-extension length."""
+
+COPY_TRAILER = struct.pack("!h", -1)
+"""Binary COPY stream trailer: a field count of -1."""
+
+NULL_FIELD = struct.pack("!i", -1)
+"""A NULL field (length -1, no bytes)."""
+
+PG_EPOCH_MS = 946_684_800_000
+"""2000-01-01 UTC in Unix epoch ms: binary timestamptz counts microseconds from there."""
+
+_MIN_PG_US = -211_813_488_000_000_000  # 4714-11-24 BC 00:00 UTC, timestamptz's lower bound
+_MAX_PG_US = 9_223_371_331_200_000_000  # 294277-01-01 00:00 UTC (exclusive), its upper bound
+
+FIELD_HEAD = struct.Struct("!hi").pack
+"""Row start: ``FIELD_HEAD(field_count, first_field_length)``."""
+
+FIELD_LEN = struct.Struct("!i").pack
+"""A field's int32 length prefix."""
+
+JSONB_LEN = struct.Struct("!ib").pack
+"""A jsonb field's prefix: ``JSONB_LEN(len(text) + 1, 1)`` (length, then the format version byte)."""
+
+_INT8_FIELD = struct.Struct("!iq").pack
+
+
+def bigint_field(number: int) -> bytes:
+    """A bigint field (length 8 + big-endian int64); ``struct.error`` outside the int64 range."""
+    return _INT8_FIELD(8, number)
+
+
+def timestamptz_field(ms: int | None) -> bytes:
+    """A timestamptz field from epoch ms (NULL for None): int64 microseconds since 2000-01-01 UTC.
+
+    Out-of-range expiries raise ValueError, like :func:`ms_to_datetime` does, rather than
+    writing a timestamp PostgreSQL would reject or misread.
+    """
+    if ms is None:
+        return NULL_FIELD
+    us = (ms - PG_EPOCH_MS) * 1000
+    if not _MIN_PG_US <= us < _MAX_PG_US:
+        raise ValueError(f"expiry {ms} ms is outside PostgreSQL's timestamptz range")
+    return _INT8_FIELD(8, us)
+
+
+def raw_field(value: bytes) -> bytes:
+    """A text/bytea field holding ``value`` as is."""
+    return FIELD_LEN(len(value)) + value
+
+
+def jsonb_field(text: bytes | None) -> bytes:
+    """A jsonb field from UTF-8 JSON text (NULL for None)."""
+    if text is None:
+        return NULL_FIELD
+    return JSONB_LEN(len(text) + 1, 1) + text
+
+
+TIMESTAMPTZ = "timestamp with time zone"
+"""``format_type`` name of the expiry columns."""
+
+
+def never_empty(value: Any) -> bool:
+    """The ``empty`` test for strings: never (an empty string is a real value in Redis, only a
+    missing key is ``None``); passing it lets :func:`pipelined_read` take its fast path."""
+    return False
+
+
+def _check_reply(key: bytes, value: Any, value_command: str, expiry: Any, expiry_name: bytes) -> None:
+    """Raise SourceError for a failed command; return quietly for WRONGTYPE (not this item's key)."""
+    if isinstance(value, Exception):
+        if "WRONGTYPE" in str(value):
+            return
+        raise SourceError(f"{value_command} failed for key '{key_display(key)}': {redact_text(str(value))}")
+    if isinstance(expiry, Exception):
+        raise SourceError(f"{expiry_name.decode()} failed for key '{key_display(key)}': {redact_text(str(expiry))}")
+    raise SourceError(f"{expiry_name.decode()} returned {expiry!r} for key '{key_display(key)}'")
 
 
 class ConverterCache:

@@ -71,7 +71,7 @@ class Counter:
 
     def read(self, client: Any, keys: Sequence[bytes], item: PlanItem, now_ms: int) -> list[SourceRecord | None]:
         """GET + PTTL per key, one pipelined round trip."""
-        return c.pipelined_read(client, keys, "GET", now_ms, _never_empty)
+        return c.pipelined_read(client, keys, "GET", now_ms, c.never_empty)
 
     def row_converter(self, item: PlanItem) -> Callable[[SourceRecord], tuple[Any, ...]]:
         """A fast ``record -> row`` function for this item (options validated once)."""
@@ -99,6 +99,31 @@ class Counter:
 
         return convert
 
+    def copy_encoder(self, item: PlanItem, column_types: Sequence[str]) -> Callable[[SourceRecord], bytes] | None:
+        """``record -> binary COPY row``, or None when the table's columns are not the plan's types.
+
+        The value is parsed here (PostgreSQL cannot check Redis' integer form); anything else
+        raises the same DataError as :meth:`to_row`. The key is sent raw (the server checks it).
+        """
+        opts = self.options(item)
+        if list(column_types) != [opts.key_type, "bigint", c.TIMESTAMPTZ]:
+            return None
+        head, null, ts, bigint = c.FIELD_HEAD, c.NULL_FIELD, c.timestamptz_field, c.bigint_field
+        convert = self.row_converter(item)
+
+        def encode(record: SourceRecord) -> bytes:
+            key, raw, ms = record.key, record.value, record.expires_at_ms
+            try:
+                number = int(raw)
+            except ValueError:
+                number = None
+            if number is None or b"%d" % number != raw or not _MIN_BIGINT <= number <= _MAX_BIGINT:
+                convert(record)  # raises the DataError naming the key and the plan field
+                raise AssertionError("unreachable: the row converter accepted a non-integer")
+            return head(3, len(key)) + key + bigint(number) + (null if ms is None else ts(ms))
+
+        return encode
+
     def to_row(self, record: SourceRecord, item: PlanItem) -> tuple[Any, ...]:
         """The COPY row ``(key, value, expires_at)``; DataError when the value is not an integer."""
         return self._converters.get(item, self.row_converter)(record)
@@ -112,7 +137,3 @@ class Counter:
     def canonical_target(self, row: Sequence[Any], item: PlanItem) -> Canonical:
         """Target row ``(key, value, expires_at)`` with the value as int."""
         return Canonical("counter", int(row[1]), c.datetime_to_ms(row[2]))
-
-
-def _never_empty(value: Any) -> bool:
-    return False

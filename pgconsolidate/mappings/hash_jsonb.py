@@ -127,6 +127,25 @@ class HashJsonb:
 
         return convert
 
+    def copy_encoder(self, item: PlanItem, column_types: Sequence[str]) -> Callable[[SourceRecord], bytes] | None:
+        """``record -> binary COPY row``, or None when the table's columns are not the plan's types.
+
+        The fields object is serialised (and checked) exactly as in :meth:`to_row`; only the
+        datetime and the per-value adaptation are skipped.
+        """
+        opts = self.options(item)
+        if list(column_types) != [opts.key_type, "jsonb", c.TIMESTAMPTZ]:
+            return None
+        head, jsonb_len, null, ts = c.FIELD_HEAD, c.JSONB_LEN, c.NULL_FIELD, c.timestamptz_field
+        conv_fields = _fields_converter(item, opts.field_encoding)
+
+        def encode(record: SourceRecord) -> bytes:
+            key, ms = record.key, record.expires_at_ms
+            text = conv_fields(key, record.value).encode("utf-8")
+            return head(3, len(key)) + key + jsonb_len(len(text) + 1, 1) + text + (null if ms is None else ts(ms))
+
+        return encode
+
     def to_row(self, record: SourceRecord, item: PlanItem) -> tuple[Any, ...]:
         """The COPY row ``(key, fields, expires_at)``; DataError when a field does not fit."""
         return self._converters.get(item, self.row_converter)(record)

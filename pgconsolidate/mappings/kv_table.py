@@ -88,7 +88,7 @@ class KvTable:
 
     def read(self, client: Any, keys: Sequence[bytes], item: PlanItem, now_ms: int) -> list[SourceRecord | None]:
         """GET + PTTL per key, one pipelined round trip."""
-        return c.pipelined_read(client, keys, "GET", now_ms, _never_empty)
+        return c.pipelined_read(client, keys, "GET", now_ms, c.never_empty)
 
     def row_converter(self, item: PlanItem) -> Callable[[SourceRecord], tuple[Any, ...]]:
         """A fast ``record -> row`` function for this item (options validated once)."""
@@ -102,6 +102,39 @@ class KvTable:
             return (conv_key(key), conv_value(key, record.value), to_dt(record.expires_at_ms))
 
         return convert
+
+    def copy_encoder(self, item: PlanItem, column_types: Sequence[str]) -> Callable[[SourceRecord], bytes] | None:
+        """``record -> binary COPY row``, or None when the table's columns are not the plan's types.
+
+        Key and value go out as the raw bytes Redis returned (text, bytea and jsonb alike, jsonb
+        with its version byte; an empty jsonb value is NULL as in :meth:`to_row`): PostgreSQL
+        validates UTF-8, NUL bytes and JSON itself, and the engine re-runs :meth:`to_row` on a
+        rejected row for the precise message.
+        """
+        opts = self.options(item)
+        if list(column_types) != [opts.key_type, opts.value_type, c.TIMESTAMPTZ]:
+            return None  # e.g. a table created by another plan: the typed row path adapts to it
+        head, field_len, jsonb_len, null, ts = c.FIELD_HEAD, c.FIELD_LEN, c.JSONB_LEN, c.NULL_FIELD, c.timestamptz_field
+
+        if opts.value_type == "jsonb":
+
+            def encode_jsonb(record: SourceRecord) -> bytes:
+                key, value, ms = record.key, record.value, record.expires_at_ms
+                return (
+                    head(3, len(key))
+                    + key
+                    + (jsonb_len(len(value) + 1, 1) + value if value else null)
+                    + (null if ms is None else ts(ms))
+                )
+
+            return encode_jsonb
+
+        def encode_raw(record: SourceRecord) -> bytes:
+            key, ms = record.key, record.expires_at_ms
+            value: bytes = record.value
+            return head(3, len(key)) + key + field_len(len(value)) + value + (null if ms is None else ts(ms))
+
+        return encode_raw
 
     def to_row(self, record: SourceRecord, item: PlanItem) -> tuple[Any, ...]:
         """The COPY row ``(key, value, expires_at)``; DataError when the value does not fit."""
@@ -122,16 +155,12 @@ class KvTable:
             if value is None:
                 return Canonical("string", b"", expires)
             if isinstance(value, str):
-                return Canonical("string", _parse_json_or_raw(value), expires)
+                # JSON text (a text column) or a top-level JSON string psycopg already parsed.
+                return Canonical("string", _parse_json_or_self(value), expires)
             return Canonical("string", value, expires)  # psycopg already parsed the jsonb
         if isinstance(value, str):
             return Canonical("string", value.encode("utf-8"), expires)
         return Canonical("string", bytes(value), expires)
-
-
-def _never_empty(value: Any) -> bool:
-    """Empty strings are real values in Redis (only a missing key is ``None``)."""
-    return False
 
 
 def _parse_json_or_raw(value: str | bytes) -> Any:
@@ -142,3 +171,11 @@ def _parse_json_or_raw(value: str | bytes) -> Any:
         return json.loads(value)
     except ValueError:
         return value.encode("utf-8") if isinstance(value, str) else bytes(value)
+
+
+def _parse_json_or_self(value: str) -> Any:
+    """Parsed JSON text, or ``value`` itself: psycopg returns a jsonb top-level string as ``str``."""
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value

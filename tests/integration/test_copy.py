@@ -395,3 +395,167 @@ def test_copy_plan_only_selects_items(redis_client: redis.Redis, conn: psycopg.C
 
     assert [r.item_id for r in results] == ["redis.db.b"]
     assert (row_count(conn, "ta"), row_count(conn, "tb")) == (0, 1)
+
+
+# --------------------------------------------------------------------------- server-side validation (binary rows)
+
+
+@pytest.mark.parametrize(
+    ("options", "key", "value", "field", "problem"),
+    [
+        ({"value_type": "text"}, b"p:bad-utf8", b"caf\xe9", "target.options.value_type", "not valid UTF-8"),
+        ({"value_type": "text"}, b"p:nul", b"a\x00b", "target.options.value_type", "NUL byte"),
+        ({"value_type": "jsonb"}, b"p:bad-json", b'{"a": ', "target.options.value_type", "not valid JSON"),
+        ({"value_type": "jsonb"}, b"p:nul-escape", b'{"a": "\\u0000"}', "target.options.value_type", "\\u0000"),
+        ({"value_type": "jsonb"}, b"p:nan", b'{"a": NaN}', "target.options.value_type", "not valid JSON"),
+        ({"value_type": "text", "key_type": "text"}, b"p:\xff\xfe", b"ok", "target.options.key_type", "UTF-8"),
+        ({"value_type": "text", "key_type": "text"}, b"p:\x00k", b"ok", "target.options.key_type", "NUL byte"),
+    ],
+    ids=["text-bad-utf8", "text-nul", "jsonb-bad-json", "jsonb-nul-escape", "jsonb-nan", "key-bad-utf8", "key-nul"],
+)
+def test_value_postgresql_rejects_names_key_and_plan_field(
+    redis_client: redis.Redis,
+    conn: psycopg.Connection[Any],
+    options: dict[str, Any],
+    key: bytes,
+    value: bytes,
+    field: str,
+    problem: str,
+) -> None:
+    item = make_item("kv_table", options, prefix="p:", table="poisoned", batch_size=100, scan_count=50)
+    setup_table(conn, item)
+    good = {f"p:{i:04d}".encode(): b'{"n": %d}' % i for i in range(300)}
+    pipe = redis_client.pipeline(transaction=False)
+    for k, v in good.items():
+        pipe.set(k, v)
+    pipe.set(key, value)
+    pipe.execute()
+
+    with pytest.raises(DataError) as info:
+        copy_item(redis_client, conn, item)
+
+    message = str(info.value)
+    assert f"items[id={item.id}].{field}" in message
+    assert problem in message
+    assert key.decode("utf-8", "backslashreplace").replace("\x00", "\\x00") in message
+    # The failing batch was rolled back whole: what is in the table is exactly the committed batches.
+    ckpt = state.load_checkpoint(conn, item.id, "public.poisoned")
+    conn.rollback()
+    assert ckpt is not None and ckpt.rows_copied == row_count(conn, "poisoned") < len(good) + 1
+    assert all(k.encode() in good for k in table_rows(conn, "poisoned"))
+
+
+def test_jsonb_values_are_stored_as_parsed_by_postgresql(
+    redis_client: redis.Redis, conn: psycopg.Connection[Any]
+) -> None:
+    item = make_item("kv_table", {"value_type": "jsonb"}, prefix="j:", table="docs")
+    setup_table(conn, item)
+    values = {
+        b"j:obj": '{"b": 1, "a": [true, null, 1.50], "é": "ü\\n"}'.encode(),
+        b"j:num": b"12345678901234567890",
+        b"j:str": b'"caf\xc3\xa9"',
+        b"j:empty": b"",  # '' is not JSON: stored as NULL (verify maps it back)
+    }
+    for k, v in values.items():
+        redis_client.set(k, v, px=3_600_000 if k != b"j:num" else None)
+    before_ms = int(time.time() * 1000)
+
+    result = copy_item(redis_client, conn, item)
+
+    assert result.rows == 4
+    rows = table_rows(conn, "docs")
+    assert rows["j:obj"][1] == {"b": 1, "a": [True, None, 1.5], "é": "ü\n"}
+    assert rows["j:num"][1] == 12345678901234567890 and rows["j:num"][2] is None
+    assert rows["j:str"][1] == "café"
+    assert rows["j:empty"][1] is None
+    expires = rows["j:obj"][2].timestamp() * 1000
+    assert before_ms + 3_600_000 - 5_000 < expires < before_ms + 3_600_000 + 5_000
+    assert verify_item(redis_client, conn, item, full=True).ok
+
+
+def test_counter_and_hash_rows_through_binary_encoders(
+    redis_client: redis.Redis, conn: psycopg.Connection[Any]
+) -> None:
+    counters = make_item("counter", {}, prefix="n:", table="counters", item_id="redis.db.n")
+    hashes = make_item("hash_jsonb", {}, prefix="h:", redis_type="hash", table="objs", item_id="redis.db.h")
+    setup_table(conn, counters)
+    setup_table(conn, hashes)
+    redis_client.set(b"n:max", str(2**63 - 1))
+    redis_client.set(b"n:min", str(-(2**63)))
+    redis_client.set(b"n:ttl", b"-7", px=60_000)
+    redis_client.hset(b"h:1", mapping={b"name": "Zoë".encode(), b"q": b'say "hi"\\'})
+    redis_client.pexpire(b"h:1", 60_000)
+    redis_client.hset(b"h:2", mapping={b"x": b""})
+    redis_client.set(b"h:not-a-hash", b"string")  # SCAN TYPE filters it; never a row
+
+    assert copy_item(redis_client, conn, counters).rows == 3
+    assert copy_item(redis_client, conn, hashes).rows == 2
+
+    nums = table_rows(conn, "counters")
+    assert nums["n:max"][1] == 2**63 - 1 and nums["n:min"][1] == -(2**63) and nums["n:ttl"][1] == -7
+    assert nums["n:max"][2] is None and nums["n:ttl"][2] is not None
+    objs = table_rows(conn, "objs")
+    assert objs["h:1"][1] == {"name": "Zoë", "q": 'say "hi"\\'} and objs["h:1"][2] is not None
+    assert objs["h:2"][1] == {"x": ""} and objs["h:2"][2] is None
+
+
+def test_counter_out_of_range_is_a_data_error(redis_client: redis.Redis, conn: psycopg.Connection[Any]) -> None:
+    item = make_item("counter", {}, prefix="o:", table="overflow")
+    setup_table(conn, item)
+    redis_client.set(b"o:1", b"1")
+    redis_client.set(b"o:big", str(2**63))
+
+    with pytest.raises(DataError) as info:
+        copy_item(redis_client, conn, item)
+
+    assert "target.mapping" in str(info.value) and "o:big" in str(info.value)
+    assert row_count(conn, "overflow") == 0
+
+
+def test_table_of_other_column_types_takes_the_typed_path(
+    redis_client: redis.Redis, conn: psycopg.Connection[Any]
+) -> None:
+    """A pre-existing table whose value column is text, under a jsonb plan: JSON text, no version byte."""
+    item = make_item("kv_table", {"value_type": "jsonb"}, prefix="t:", table="texty")
+    conn.execute("CREATE TABLE texty (key text PRIMARY KEY, value text, expires_at timestamptz)")
+    conn.commit()
+    redis_client.set(b"t:1", b'{"a": 1}')
+
+    assert copy_item(redis_client, conn, item).rows == 1
+    assert table_rows(conn, "texty")["t:1"][1] == '{"a": 1}'
+
+
+def test_wrong_type_and_vanished_keys_are_not_rows(redis_client: redis.Redis, conn: psycopg.Connection[Any]) -> None:
+    """MGET reads a non-string key as nil: such keys and keys gone before the read count as vanished."""
+    from pgconsolidate.mappings import get_mapping
+
+    item = make_item("kv_table", {}, prefix="w:", table="wt")
+    redis_client.set(b"w:s", b"v", px=50_000)
+    redis_client.set(b"w:forever", b"f")
+    redis_client.rpush(b"w:list", b"x")
+    records = get_mapping("kv_table").read(redis_client, [b"w:s", b"w:list", b"w:gone", b"w:forever"], item, 0)
+
+    assert records[1] is None and records[2] is None
+    assert records[0] is not None and records[0].value == b"v" and records[0].expires_at_ms is not None
+    assert records[3] is not None and records[3].expires_at_ms is None
+    # The connection went back to the pool in sync: a plain command still gets its own reply.
+    assert redis_client.get(b"w:forever") == b"f"
+
+
+def test_resp3_client_reads_the_same_records(redis_url: str) -> None:
+    """RESP3 connections take redis-py's generic reply path; the records must not differ."""
+    from pgconsolidate.mappings import get_mapping
+
+    item = make_item("hash_jsonb", {}, prefix="r:", redis_type="hash", table="r3")
+    resp2 = redis.Redis.from_url(redis_url)
+    resp3 = redis.Redis.from_url(redis_url, protocol=3)
+    try:
+        resp2.hset(b"r:1", mapping={b"a": b"1", b"b": b"2"})
+        resp2.set(b"r:str", b"x")
+        keys = [b"r:1", b"r:str", b"r:none"]
+        mapping = get_mapping("hash_jsonb")
+        assert mapping.read(resp3, keys, item, 0) == mapping.read(resp2, keys, item, 0)
+        assert mapping.read(resp2, keys, item, 0)[0] == (b"r:1", {b"a": b"1", b"b": b"2"}, None)
+    finally:
+        resp2.close()
+        resp3.close()
