@@ -40,6 +40,7 @@ from pgconsolidate.models import (
 )
 from pgconsolidate.progress import NullProgress, ProgressSink
 from pgconsolidate.sources.redis import db_from_url, key_text_for_regex, key_to_text
+from pgconsolidate.sources.resp import round_trip
 
 DESCRIBE_CHUNK = 1000
 """Keys per pipelined round trip while describing the sample."""
@@ -205,44 +206,6 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def _pack(args: Sequence[bytes]) -> bytes:
-    """One command in RESP (the wire format), arguments already bytes."""
-    out = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        out.append(b"$%d\r\n%s\r\n" % (len(arg), arg))
-    return b"".join(out)
-
-
-def _round_trip(client: redis.Redis, commands: Sequence[Sequence[bytes]]) -> list[Any]:
-    """Send ``commands`` in one write and read every reply; an error reply becomes its exception.
-
-    A hand-packed pipeline: redis-py's own pipeline spends ~10 us of Python per command on
-    packing and response callbacks, which dominated sampling time (6 commands per key). Replies
-    are raw RESP2 values (bytes, int, lists), no decoding.
-    """
-    if not commands:
-        return []
-    pool = client.connection_pool
-    try:
-        conn = pool.get_connection()
-    except TypeError:  # redis-py < 5.1 requires a command name
-        conn = pool.get_connection("PIPELINE")
-    replies: list[Any] = []
-    try:
-        conn.send_packed_command([b"".join(_pack(c) for c in commands)], check_health=False)  # type: ignore[no-untyped-call]
-        for _ in commands:
-            try:
-                replies.append(conn.read_response(disable_decoding=True))
-            except redis.ResponseError as exc:  # consumed: the stream stays in sync
-                replies.append(exc)
-    except BaseException:
-        conn.disconnect()  # type: ignore[no-untyped-call]  # half-read replies: never hand this socket back as healthy
-        raise
-    finally:
-        pool.release(conn)
-    return replies
-
-
 def _pairs(flat: Any) -> list[tuple[bytes, bytes]]:
     """Field/value pairs from a flat ``[f1, v1, f2, v2, ...]`` reply (or a RESP3 map)."""
     if isinstance(flat, dict):
@@ -257,7 +220,7 @@ def _describe_chunk(client: redis.Redis, keys: Sequence[bytes]) -> list[_KeyFact
     commands: list[tuple[bytes, ...]] = []
     for key in keys:
         commands += [(b"TYPE", key), (b"PTTL", key), (b"MEMORY", b"USAGE", key), (b"OBJECT", b"ENCODING", key)]
-    replies = _round_trip(client, commands)
+    replies = round_trip(client, commands)
     facts: list[_KeyFacts] = []
     for i, key in enumerate(keys):
         rtype, pttl, memory, encoding = replies[4 * i : 4 * i + 4]
@@ -278,7 +241,7 @@ def _describe_chunk(client: redis.Redis, keys: Sequence[bytes]) -> list[_KeyFact
         )
     # round 2: lengths (their size decides how much of each value round 3 may read)
     measured = [f for f in facts if f.redis_type in _LENGTH_COMMAND]
-    lengths = _round_trip(client, [(_LENGTH_COMMAND[f.redis_type].encode(), f.key) for f in measured])
+    lengths = round_trip(client, [(_LENGTH_COMMAND[f.redis_type].encode(), f.key) for f in measured])
     for f, length in zip(measured, lengths, strict=True):
         f.length = _int(length)
     # round 3: bounded value peek for strings and hashes
@@ -295,7 +258,7 @@ def _describe_chunk(client: redis.Redis, keys: Sequence[bytes]) -> list[_KeyFact
                 (b"HSCAN", f.key, b"0", b"COUNT", b"%d" % HASH_FIELD_VALUES_PER_KEY) if big else (b"HGETALL", f.key)
             )
             peeks.append((f, big))
-    for (f, big), reply in zip(peeks, _round_trip(client, commands), strict=True):
+    for (f, big), reply in zip(peeks, round_trip(client, commands), strict=True):
         if f.redis_type == "string":
             if isinstance(reply, bytes):
                 f.shapes.append(value_shape(reply, truncated=big))
