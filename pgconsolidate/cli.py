@@ -37,7 +37,7 @@ app = typer.Typer(
 # default keeps rows on one line. COLUMNS still wins when set.
 _PIPE_WIDTH = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else 160
 out = Console(width=_PIPE_WIDTH)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # one error, one line: greppable in CI logs
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -61,7 +61,6 @@ _LATER: dict[UsageKind, str] = {
     UsageKind.LEADERBOARD: "a table (board, member, score) with an index on (board, score DESC)",
     UsageKind.STREAM: "pgmq or an append-only table with a consumer-groups table",
     UsageKind.PUBSUB: "LISTEN/NOTIFY (payloads are limited to 8000 bytes)",
-    UsageKind.UNKNOWN: "nothing yet: the usage could not be classified",
 }
 
 
@@ -207,6 +206,12 @@ def _decide(facts: KeyPattern, usage: Usage, caps: TargetCaps, lua_share: float)
         decision = _decide_counter(facts, caps, lua_share)
     elif kind in (UsageKind.JSON_DOCUMENT, UsageKind.OBJECT_HASH):
         decision = _decide_document(facts, kind, caps)
+    elif kind is UsageKind.UNKNOWN:
+        decision = _Decision(
+            "review",
+            f"the usage of these {facts.redis_type} keys could not be classified: what does the application "
+            "use them for? Set the verdict (and a target) by hand, or keep them on Redis",
+        )
     else:
         decision = _Decision("review", f"{kind.value} mapping arrives in a later release; it would be {_LATER[kind]}")
     if decision.verdict == "migrate" and lua_share >= LUA_NOTE_SHARE:
