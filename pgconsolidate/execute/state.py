@@ -6,12 +6,18 @@ copied so far and whether the item is ``running`` or ``done``. The copy engine c
 that follows it commit (or vanish) together: after a crash, resuming from the stored cursor can
 neither skip a batch nor double-count one.
 
+A second table, ``deferred_indexes``, records the secondary indexes the copy engine dropped for
+a first load (rebuilt once at the end: one sort instead of a random btree insert per row). The
+definitions are written in the transaction that drops the indexes, so a crash mid-load cannot
+lose one: the next copy of that table recreates every recorded index before anything else.
+
 None of these functions commits except :func:`ensure_state` (DDL, run once per session); the
 caller owns the transaction boundaries.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -21,10 +27,12 @@ from psycopg import sql
 
 STATE_SCHEMA = "pgconsolidate"
 CHECKPOINTS_TABLE = "checkpoints"
+DEFERRED_INDEXES_TABLE = "deferred_indexes"
 
 CheckpointStatus = Literal["running", "done"]
 
 _TABLE = sql.Identifier(STATE_SCHEMA, CHECKPOINTS_TABLE)
+_DEFERRED = sql.Identifier(STATE_SCHEMA, DEFERRED_INDEXES_TABLE)
 
 # numeric(20,0): a Redis SCAN cursor is an unsigned 64-bit integer, which does not fit bigint.
 _DDL = (
@@ -42,6 +50,17 @@ _DDL = (
     PRIMARY KEY (item_id, target_table)
 )"""
     ).format(_TABLE),
+    # Keyed by the table, not the plan item: whichever run next touches the table restores them.
+    sql.SQL(
+        """CREATE TABLE IF NOT EXISTS {} (
+    schema_name  text        NOT NULL,
+    table_name   text        NOT NULL,
+    index_name   text        NOT NULL,
+    definition   text        NOT NULL,
+    deferred_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (schema_name, table_name, index_name)
+)"""
+    ).format(_DEFERRED),
 )
 
 
@@ -65,7 +84,7 @@ class Checkpoint:
 
 
 def ensure_state(conn: psycopg.Connection[Any]) -> None:
-    """Create the ``pgconsolidate`` schema and checkpoints table if missing (idempotent; commits)."""
+    """Create the ``pgconsolidate`` schema, checkpoints and deferred-index tables if missing (idempotent; commits)."""
     with conn.transaction(), conn.cursor() as cur:
         for stmt in _DDL:
             cur.execute(stmt)
@@ -134,3 +153,46 @@ def mark_done(conn: psycopg.Connection[Any], item_id: str, target_table: str) ->
     ).format(_TABLE)
     with conn.cursor() as cur:
         cur.execute(query, (item_id, target_table))
+
+
+@dataclass(frozen=True, slots=True)
+class DeferredIndex:
+    """A secondary index dropped for a first load, to be rebuilt from ``definition``.
+
+    ``definition`` is ``pg_get_indexdef`` output: a complete, schema-qualified ``CREATE INDEX``
+    written by the server itself (no ``IF NOT EXISTS``: callers check ``index_name`` first).
+    """
+
+    schema_name: str
+    table_name: str
+    index_name: str
+    definition: str
+
+
+def record_deferred_indexes(conn: psycopg.Connection[Any], indexes: Sequence[DeferredIndex]) -> None:
+    """Remember ``indexes`` as dropped; call it in the transaction that drops them."""
+    query = sql.SQL(
+        "INSERT INTO {} (schema_name, table_name, index_name, definition) VALUES (%s, %s, %s, %s) "
+        "ON CONFLICT (schema_name, table_name, index_name) DO UPDATE SET definition = EXCLUDED.definition, "
+        "deferred_at = now()"
+    ).format(_DEFERRED)
+    with conn.cursor() as cur:
+        cur.executemany(query, [(i.schema_name, i.table_name, i.index_name, i.definition) for i in indexes])
+
+
+def load_deferred_indexes(conn: psycopg.Connection[Any], schema_name: str, table_name: str) -> list[DeferredIndex]:
+    """The indexes recorded as dropped (and not yet rebuilt) for one table, by name."""
+    query = sql.SQL(
+        "SELECT schema_name, table_name, index_name, definition FROM {} "
+        "WHERE schema_name = %s AND table_name = %s ORDER BY index_name"
+    ).format(_DEFERRED)
+    with conn.cursor() as cur:
+        cur.execute(query, (schema_name, table_name))
+        return [DeferredIndex(*row) for row in cur.fetchall()]
+
+
+def clear_deferred_index(conn: psycopg.Connection[Any], index: DeferredIndex) -> None:
+    """Forget a recorded index; call it in the transaction that rebuilt it."""
+    query = sql.SQL("DELETE FROM {} WHERE schema_name = %s AND table_name = %s AND index_name = %s").format(_DEFERRED)
+    with conn.cursor() as cur:
+        cur.execute(query, (index.schema_name, index.table_name, index.index_name))
