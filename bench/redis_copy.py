@@ -1,6 +1,6 @@
 """Redis -> PostgreSQL copy throughput, with both ceilings measured in the same run.
 
-Seeds N string keys with a TTL, then prints:
+Seeds N string keys with random TTLs (1 h - 2 days), then prints:
 
 * read ceiling   - SCAN + MGET over the keys, nothing written (what Redis + the client can give);
 * COPY ceiling   - COPY of pre-built rows into a table of the same shape (what PostgreSQL can take);
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import random
 import struct
 import subprocess
 import sys
@@ -53,14 +54,16 @@ def with_database(url: str, name: str) -> str:
 
 
 def seed(client: redis.Redis, n: int) -> float:
-    """Write n ~100-byte string keys with a 1-day TTL; returns seconds taken."""
+    """Write n ~100-byte string keys with random TTLs of 1 h - 2 days (as real sessions have: expiry
+    order unrelated to key order); returns seconds taken."""
+    rng = random.Random(7)
     t0 = time.perf_counter()
     value = b'{"user_id": 1234, "roles": ["reader"], "csrf": "' + b"x" * 48 + b'"}'
     step = 10_000
     for start in range(0, n, step):
         pipe = client.pipeline(transaction=False)
         for i in range(start, min(n, start + step)):
-            pipe.set(f"{PREFIX}{i:08d}", value, ex=86_400)
+            pipe.set(f"{PREFIX}{i:08d}", value, ex=rng.randint(3_600, 172_800))
         pipe.execute()
     return time.perf_counter() - t0
 
@@ -96,9 +99,10 @@ def copy_ceiling(pg_url: str, scan_order: list[bytes]) -> float:
 
     Rows are encoded before the clock starts (no client work is timed) and arrive as they would from
     Redis: in SCAN order, 5,000 per transaction, each batch sorted by key (as the copy engine sends
-    them), with distinct expiries.
+    them), with random expiries like the seeded keys'.
     """
     now_us = int(time.time() * 1_000_000) - _PG_EPOCH_US
+    rng = random.Random(11)
     value = b'{"user_id": 1234, "roles": ["reader"], "csrf": "' + b"x" * 48 + b'"}'
     row = struct.Struct(f">hi{len(PREFIX) + 8}si{len(value) + 1}siq")
     jsonb = b"\x01" + value
@@ -106,8 +110,8 @@ def copy_ceiling(pg_url: str, scan_order: list[bytes]) -> float:
     for start in range(0, len(scan_order), 5000):
         chunk = sorted(scan_order[start : start + 5000])
         body = b"".join(
-            row.pack(3, len(key), key, len(jsonb), jsonb, 8, now_us + 86_400_000_000 + (start + i) * 1000)
-            for i, key in enumerate(chunk)
+            row.pack(3, len(key), key, len(jsonb), jsonb, 8, now_us + rng.randint(3_600, 172_800) * 1_000_000)
+            for key in chunk
         )
         batches.append(_HEADER + body + _TRAILER)
     with psycopg.connect(pg_url, autocommit=True) as conn:
