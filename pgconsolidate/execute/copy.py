@@ -475,37 +475,15 @@ def _read_batches(
     client: redis.Redis, item: models.PlanItem, mapping: Mapping, start_cursor: int
 ) -> Generator[_Batch, None, None]:
     """Batches from a reader thread through a bounded queue; closing the generator stops the thread."""
-    q: queue.Queue[object] = queue.Queue(maxsize=QUEUE_BATCHES)
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=_reader, args=(client, item, mapping, start_cursor, q, stop), name=f"pgc-read-{item.id}", daemon=True
-    )
-    thread.start()
-    try:
-        while True:
-            obj = q.get()
-            if obj is _END:
-                return
-            if isinstance(obj, _Failure):
-                raise obj.exc
-            assert isinstance(obj, _Batch)
-            yield obj
-    finally:
-        _drain_and_join(thread, q, stop)  # no thread outlives the copy
+    return _prefetched(_reader(client, item, mapping, start_cursor), f"pgc-read-{item.id}", depth=QUEUE_BATCHES)
 
 
-def _reader(
-    client: redis.Redis,
-    item: models.PlanItem,
-    mapping: Mapping,
-    start_cursor: int,
-    q: queue.Queue[object],
-    stop: threading.Event,
-) -> None:
-    """Thread body: read each SCAN batch (SCAN itself runs one batch ahead, in a helper thread) into ``q``.
+def _reader(client: redis.Redis, item: models.PlanItem, mapping: Mapping, start_cursor: int) -> Iterator[_Batch]:
+    """Read each SCAN batch (SCAN itself runs one batch ahead, in a helper thread).
 
-    Rows are built by the writer: the reader spends much of its time waiting on Redis, and that
-    wait then overlaps the CPU-bound encoding instead of adding to it (one GIL, three threads).
+    Runs in the reader thread. Rows are built by the writer: the reader spends much of its time
+    waiting on Redis, and that wait then overlaps the CPU-bound encoding instead of adding to it
+    (one GIL, three threads).
     """
     assert isinstance(item.source, models.RedisSource)
     try:
@@ -516,36 +494,28 @@ def _reader(
             count=item.copy_options.scan_count,
             cursor=start_cursor,
         )
-        with closing(_prefetched(scan, f"pgc-scan-{item.id}")) as scan_batches:
+        with closing(_prefetched(scan, f"pgc-scan-{item.id}", depth=2)) as scan_batches:
             for kb in scan_batches:
-                if stop.is_set():
-                    return
                 keys = _batch_keys(kb.keys)
                 records: list[SourceRecord] = []
                 if keys:
                     read = mapping.read(client, keys, item, int(time.time() * 1000))
                     records = [r for r in read if r is not None]
-                vanished = len(keys) - len(records)
-                if not _put(q, _Batch(kb.cursor, records, len(kb.keys), vanished, kb.unmatched), stop):
-                    return
-        _put(q, _END, stop)
-    except PgConsolidateError as exc:
-        _put(q, _Failure(exc), stop)
+                yield _Batch(kb.cursor, records, len(kb.keys), len(keys) - len(records), kb.unmatched)
     except redis.RedisError as exc:
-        _put(q, _Failure(SourceError(f"reading item {item.id} from Redis failed: {redact_text(str(exc))}")), stop)
-    except BaseException as exc:
-        _put(q, _Failure(exc), stop)
+        raise SourceError(f"reading item {item.id} from Redis failed: {redact_text(str(exc))}") from None
 
 
-def _prefetched(source: Iterator[_T], name: str) -> Generator[_T, None, None]:
-    """``source``'s items, produced one step ahead by a helper thread.
+def _prefetched(source: Iterator[_T], name: str, *, depth: int) -> Generator[_T, None, None]:
+    """``source``'s items, produced up to ``depth`` steps ahead by a helper thread.
 
-    The reader waits on Redis twice per batch (SCAN pages, then the value reads) and does Python
-    work in between; with SCAN in its own thread, the next batch's SCAN runs on the server while
-    this batch's replies are parsed, instead of the two taking turns (measured: the reader was
-    the copy's critical path). Exceptions from ``source`` are re-raised here, in order.
+    Used twice in a copy: the reader thread (Redis I/O overlapping the writer's encoding and COPY)
+    and, inside it, SCAN one batch ahead (the next batch's SCAN runs on the server while this
+    batch's replies are parsed; measured: the reader was the copy's critical path). Exceptions from
+    ``source`` are re-raised here, in order. Closing this generator stops the thread and closes
+    ``source`` in it, so no thread outlives the copy.
     """
-    q: queue.Queue[object] = queue.Queue(maxsize=2)
+    q: queue.Queue[object] = queue.Queue(maxsize=depth)
     halt = threading.Event()
 
     def run() -> None:
@@ -556,6 +526,10 @@ def _prefetched(source: Iterator[_T], name: str) -> Generator[_T, None, None]:
             _put(q, _END, halt)
         except BaseException as exc:
             _put(q, _Failure(exc), halt)
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
 
     thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
