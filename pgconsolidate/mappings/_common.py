@@ -11,7 +11,7 @@ import json
 import struct
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
 
 from psycopg import sql
 from pydantic import BaseModel, ConfigDict
@@ -387,3 +387,28 @@ class ConverterCache:
             self._entries.clear()
         self._entries[id(item)] = (item, opts, conv)
         return conv
+
+
+class MappingBase(Generic[OptionsT]):
+    """What every Redis mapping shares: validated options and the cached ``to_row``.
+
+    Subclasses set ``Options`` (their options model) and implement ``row_converter``; ``to_row``
+    then builds each item's converter once and reuses it.
+    """
+
+    Options: ClassVar[type[BaseModel]]
+
+    def __init__(self) -> None:
+        self._converters = ConverterCache()
+
+    def options(self, item: PlanItem) -> OptionsT:
+        """The item's validated options."""
+        return cast(OptionsT, parse_options(self.Options, item))
+
+    def row_converter(self, item: PlanItem) -> Callable[[SourceRecord], tuple[Any, ...]]:
+        """A fast ``record -> row`` function for ``item`` (options validated once)."""
+        raise NotImplementedError
+
+    def to_row(self, record: SourceRecord, item: PlanItem) -> tuple[Any, ...]:
+        """The COPY row for ``record``; DataError when a value does not fit its column."""
+        return self._converters.get(item, self.row_converter)(record)

@@ -39,19 +39,12 @@ def parse_redis_int(value: bytes) -> int | None:
     return number
 
 
-class Counter:
+class Counter(c.MappingBase[CounterOptions]):
     """Redis integer strings as rows of ``(key, value bigint, expires_at)``."""
 
     name: ClassVar[str] = "counter"
     redis_types: ClassVar[frozenset[str]] = frozenset({"string"})
     Options: ClassVar[type[BaseModel]] = CounterOptions
-
-    def __init__(self) -> None:
-        self._converters = c.ConverterCache()
-
-    def options(self, item: PlanItem) -> CounterOptions:
-        """The item's validated options."""
-        return c.parse_options(CounterOptions, item)
 
     def template_context(self, item: PlanItem, caps: TargetCaps | None) -> dict[str, Any]:
         """Variables for ``templates/counter.sql.j2`` (adds the quoted ``<table>_incr`` name)."""
@@ -123,10 +116,6 @@ class Counter:
             return head(3, len(key)) + key + bigint(number) + (null if ms is None else ts(ms))
 
         return encode
-
-    def to_row(self, record: SourceRecord, item: PlanItem) -> tuple[Any, ...]:
-        """The COPY row ``(key, value, expires_at)``; DataError when the value is not an integer."""
-        return self._converters.get(item, self.row_converter)(record)
 
     def canonical_source(self, record: SourceRecord, item: PlanItem) -> Canonical:
         """The integer (or the raw bytes when it is not one, so verify reports a value mismatch)."""

@@ -87,19 +87,12 @@ def _fields_converter(item: PlanItem, encoding: str) -> Callable[[bytes, dict[by
     return to_utf8
 
 
-class HashJsonb:
+class HashJsonb(c.MappingBase[HashJsonbOptions]):
     """Redis hashes as rows of ``(key, fields jsonb, expires_at)``."""
 
     name: ClassVar[str] = "hash_jsonb"
     redis_types: ClassVar[frozenset[str]] = frozenset({"hash"})
     Options: ClassVar[type[BaseModel]] = HashJsonbOptions
-
-    def __init__(self) -> None:
-        self._converters = c.ConverterCache()
-
-    def options(self, item: PlanItem) -> HashJsonbOptions:
-        """The item's validated options."""
-        return c.parse_options(HashJsonbOptions, item)
 
     def template_context(self, item: PlanItem, caps: TargetCaps | None) -> dict[str, Any]:
         """Variables for ``templates/hash_jsonb.sql.j2``."""
@@ -145,10 +138,6 @@ class HashJsonb:
             return head(3, len(key)) + key + jsonb_len(len(text) + 1, 1) + text + (null if ms is None else ts(ms))
 
         return encode
-
-    def to_row(self, record: SourceRecord, item: PlanItem) -> tuple[Any, ...]:
-        """The COPY row ``(key, fields, expires_at)``; DataError when a field does not fit."""
-        return self._converters.get(item, self.row_converter)(record)
 
     def canonical_source(self, record: SourceRecord, item: PlanItem) -> Canonical:
         """``{field name: value bytes}`` (names decoded with surrogateescape, never failing)."""

@@ -63,19 +63,12 @@ def _value_converter(item: PlanItem, value_type: str) -> Callable[[bytes, bytes]
     return to_json
 
 
-class KvTable:
+class KvTable(c.MappingBase[KvTableOptions]):
     """Redis strings as rows of ``(key, value, expires_at)``."""
 
     name: ClassVar[str] = "kv_table"
     redis_types: ClassVar[frozenset[str]] = frozenset({"string"})
     Options: ClassVar[type[BaseModel]] = KvTableOptions
-
-    def __init__(self) -> None:
-        self._converters = c.ConverterCache()
-
-    def options(self, item: PlanItem) -> KvTableOptions:
-        """The item's validated options."""
-        return c.parse_options(KvTableOptions, item)
 
     def template_context(self, item: PlanItem, caps: TargetCaps | None) -> dict[str, Any]:
         """Variables for ``templates/kv_table.sql.j2``."""
@@ -135,10 +128,6 @@ class KvTable:
             return head(3, len(key)) + key + field_len(len(value)) + value + (null if ms is None else ts(ms))
 
         return encode_raw
-
-    def to_row(self, record: SourceRecord, item: PlanItem) -> tuple[Any, ...]:
-        """The COPY row ``(key, value, expires_at)``; DataError when the value does not fit."""
-        return self._converters.get(item, self.row_converter)(record)
 
     def canonical_source(self, record: SourceRecord, item: PlanItem) -> Canonical:
         """Source value in comparable form: parsed JSON for jsonb items, else bytes."""
