@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 from pgconsolidate.mappings.base import Canonical
 from pgconsolidate.verify import (
@@ -104,3 +105,22 @@ def test_preview_redacts_unless_asked() -> None:
 def test_empty_counts_lists_every_kind() -> None:
     assert empty_counts() == {"missing": 0, "extra": 0, "type": 0, "value": 0, "ttl": 0}
     assert tuple(empty_counts()) == MISMATCH_KINDS
+
+
+def test_sql_ttl_filter_slack_never_hides_a_python_ttl_mismatch() -> None:
+    # The SQL filter compares microsecond expiries against tolerance - slack; the Python check
+    # floors the target to milliseconds. Whatever the filter lets through as "same" must be the same
+    # for ttl_mismatch too, at the boundary and for odd tolerances.
+    from pgconsolidate.mappings._common import datetime_to_ms, ms_to_datetime
+    from pgconsolidate.verify import _TTL_SLACK_SECONDS
+
+    source_ms = 1_780_000_000_123
+    source = ms_to_datetime(source_ms)
+    assert source is not None
+    for tolerance in (0.0, 0.5, 1.0, 5.0, 2.7):
+        limit_us = round((tolerance - _TTL_SLACK_SECONDS) * 1_000_000)
+        for offset_us in (limit_us, limit_us - 1, limit_us - 999, -limit_us, -limit_us + 1, -limit_us + 999, 0):
+            if abs(offset_us) > limit_us:
+                continue  # the filter flags it: Python decides
+            target = source + timedelta(microseconds=offset_us)
+            assert ttl_mismatch(source_ms, datetime_to_ms(target), tolerance) is None, (tolerance, offset_us)
