@@ -66,6 +66,9 @@ def connect_redis(url: str, *, timeout: float = 10.0) -> redis.Redis:
             url,
             db=db,
             decode_responses=False,
+            # RESP2: every Redis version speaks it, and sources/resp.py's fast reply path (hiredis,
+            # no push frames to interleave) applies only to it. redis-py 8 defaults to RESP3.
+            protocol=2,
             socket_timeout=timeout,
             socket_connect_timeout=timeout,
         )
