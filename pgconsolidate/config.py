@@ -44,8 +44,7 @@ def redact_url(url: str) -> str:
     query = parts.query
     if query:
         pairs = [
-            (k, REDACTED if k.lower() in _SECRET_QUERY_KEYS else v)
-            for k, v in parse_qsl(query, keep_blank_values=True)
+            (k, REDACTED if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in parse_qsl(query, keep_blank_values=True)
         ]
         query = urlencode(pairs, safe="*/")
     return urlunsplit(SplitResult(parts.scheme, netloc, parts.path, query, parts.fragment))

@@ -45,8 +45,7 @@ from psycopg import sql
 from pgconsolidate import models
 from pgconsolidate.config import redact_text
 from pgconsolidate.errors import PgConsolidateError, SourceError, TargetError, UsageError
-from pgconsolidate.execute.copy import _copy_encoder as copy_encoder_for
-from pgconsolidate.execute.copy import _prefetched
+from pgconsolidate.execute.copy import copy_encoder_for, prefetched
 from pgconsolidate.mappings import get_mapping
 from pgconsolidate.mappings._common import COPY_HEADER, COPY_TRAILER
 from pgconsolidate.mappings.base import Canonical, Mapping, SourceRecord
@@ -350,7 +349,7 @@ def verify_item(
         if in_sql is not None:
             # Redis reads (SCAN + values) run a batch or two ahead in a helper thread, overlapping
             # PostgreSQL's COPY and join of the previous batch.
-            reads = _prefetched(_read_ahead(verifier), f"pgc-verify-{item.id}", depth=2)
+            reads = prefetched(_read_ahead(verifier), f"pgc-verify-{item.id}", depth=2)
             with closing(reads) as batches:
                 for scanned, live in batches:
                     source_count += scanned

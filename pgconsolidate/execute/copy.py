@@ -230,7 +230,7 @@ def copy_item(
                     # Same transaction as the emptiness check: dropped only for a table we fill alone.
                     _defer_indexes(pg_conn, target)
             to_row = _row_function(mapping, item)
-            encode = _copy_encoder(mapping, item, col_types, pg_conn)
+            encode = copy_encoder_for(mapping, item, col_types, pg_conn)
             writer = _Writer(pg_conn, item, target, list(mapping.columns(item)), col_types, to_row, encode)
             if mode == "upsert":
                 writer.ensure_staging()
@@ -475,7 +475,7 @@ def _read_batches(
     client: redis.Redis, item: models.PlanItem, mapping: Mapping, start_cursor: int
 ) -> Generator[_Batch, None, None]:
     """Batches from a reader thread through a bounded queue; closing the generator stops the thread."""
-    return _prefetched(_reader(client, item, mapping, start_cursor), f"pgc-read-{item.id}", depth=QUEUE_BATCHES)
+    return prefetched(_reader(client, item, mapping, start_cursor), f"pgc-read-{item.id}", depth=QUEUE_BATCHES)
 
 
 def _reader(client: redis.Redis, item: models.PlanItem, mapping: Mapping, start_cursor: int) -> Iterator[_Batch]:
@@ -494,7 +494,7 @@ def _reader(client: redis.Redis, item: models.PlanItem, mapping: Mapping, start_
             count=item.copy_options.scan_count,
             cursor=start_cursor,
         )
-        with closing(_prefetched(scan, f"pgc-scan-{item.id}", depth=2)) as scan_batches:
+        with closing(prefetched(scan, f"pgc-scan-{item.id}", depth=2)) as scan_batches:
             for kb in scan_batches:
                 keys = _batch_keys(kb.keys)
                 records: list[SourceRecord] = []
@@ -506,14 +506,15 @@ def _reader(client: redis.Redis, item: models.PlanItem, mapping: Mapping, start_
         raise SourceError(f"reading item {item.id} from Redis failed: {redact_text(str(exc))}") from None
 
 
-def _prefetched(source: Iterator[_T], name: str, *, depth: int) -> Generator[_T, None, None]:
+def prefetched(source: Iterator[_T], name: str, *, depth: int) -> Generator[_T, None, None]:
     """``source``'s items, produced up to ``depth`` steps ahead by a helper thread.
 
-    Used twice in a copy: the reader thread (Redis I/O overlapping the writer's encoding and COPY)
-    and, inside it, SCAN one batch ahead (the next batch's SCAN runs on the server while this
-    batch's replies are parsed; measured: the reader was the copy's critical path). Exceptions from
-    ``source`` are re-raised here, in order. Closing this generator stops the thread and closes
-    ``source`` in it, so no thread outlives the copy.
+    Used by the copy for its reader thread (Redis I/O overlapping the writer's encoding and COPY)
+    and, inside it, for SCAN one batch ahead (the next batch's SCAN runs on the server while this
+    batch's replies are parsed; measured: the reader was the copy's critical path); ``verify --full``
+    uses it to read Redis ahead of PostgreSQL's comparison. Exceptions from ``source`` are re-raised
+    here, in order. Closing this generator stops the thread and closes ``source`` in it, so no
+    thread outlives its consumer.
     """
     q: queue.Queue[object] = queue.Queue(maxsize=depth)
     halt = threading.Event()
@@ -579,7 +580,7 @@ def _batch_keys(keys: list[bytes]) -> list[bytes]:
     return sorted(set(keys))
 
 
-def _copy_encoder(
+def copy_encoder_for(
     mapping: Mapping, item: models.PlanItem, col_types: Sequence[str], conn: psycopg.Connection[Any]
 ) -> Callable[[SourceRecord], bytes] | None:
     """The mapping's ``record -> binary COPY row`` encoder, when it has one and it fits this table.
