@@ -246,7 +246,9 @@ def _close_run(conn: psycopg.Connection, run_id: str, exc: BaseException) -> Non
 
     detail = redact_text(str(exc)) if isinstance(exc, Exception) else type(exc).__name__
     try:
-        if conn.info.transaction_status != conn.info.transaction_status.IDLE:
+        from psycopg.pq import TransactionStatus
+
+        if conn.info.transaction_status != TransactionStatus.IDLE:
             conn.rollback()
         finish_run(conn, run_id, status="failed", detail=detail[:2000])
     except Exception:  # the original error is what the user needs to see

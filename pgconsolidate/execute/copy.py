@@ -159,16 +159,7 @@ def copy_plan(
     Each checkpoint records ``plan_fingerprint`` when given, else the item's own
     :func:`item_fingerprint` (preferred: editing one item then does not restart the others).
     """
-    items = plan.migratable()
-    if only is not None:
-        known = {it.id for it in items}
-        unknown = sorted(only - known)
-        if unknown:
-            raise UsageError(
-                f"unknown or non-migratable item id(s): {', '.join(unknown)}",
-                hint="ids come from the plan file; only items with verdict 'migrate' are copied",
-            )
-        items = [it for it in items if it.id in only]
+    items = plan.migratable(only)
     return [
         copy_item(
             redis_client,
