@@ -372,13 +372,15 @@ es_start() {
   env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$ES_DIR" \
     ES_JAVA_HOME="$java_home" JAVA_HOME="$java_home" ES_TMPDIR="$ES_DIR/tmp" \
     ES_JAVA_OPTS="-Xms512m -Xmx512m" \
-    runuser -u "$SERVICE_USER" -- "$home/bin/elasticsearch" -d -p "$ES_DIR/es.pid" \
+    # transport.port is a range: nothing connects to a single node's transport, and these ports lie in
+  # Linux's ephemeral range (32768-60999), where an outgoing connection can hold any one of them.
+  runuser -u "$SERVICE_USER" -- "$home/bin/elasticsearch" -d -p "$ES_DIR/es.pid" \
     -E cluster.name=pgconsolidate-test \
     -E node.name=pgc-node-1 \
     -E discovery.type=single-node \
     -E network.host=127.0.0.1 \
     -E http.port="$ES_PORT" \
-    -E transport.port="$((ES_PORT + 100))" \
+    -E transport.port="$((ES_PORT + 100))-$((ES_PORT + 199))" \
     -E path.data="$ES_DIR/data" \
     -E path.logs="$ES_DIR/logs" \
     -E xpack.security.enabled=false \
