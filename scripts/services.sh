@@ -369,12 +369,12 @@ es_start() {
   pgc_log "es: starting with $java_home"
   # -d daemonizes (the node outlives this script) and -p writes the pid file. Security stays off
   # (plain HTTP, test data only); disk watermarks off so a fullish CI disk does not block shards.
+  # transport.port is a range: nothing connects to a single node's transport, and these ports lie in
+  # Linux's ephemeral range (32768-60999), where an outgoing connection can hold any one of them.
   env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME="$ES_DIR" \
     ES_JAVA_HOME="$java_home" JAVA_HOME="$java_home" ES_TMPDIR="$ES_DIR/tmp" \
     ES_JAVA_OPTS="-Xms512m -Xmx512m" \
-    # transport.port is a range: nothing connects to a single node's transport, and these ports lie in
-  # Linux's ephemeral range (32768-60999), where an outgoing connection can hold any one of them.
-  runuser -u "$SERVICE_USER" -- "$home/bin/elasticsearch" -d -p "$ES_DIR/es.pid" \
+    runuser -u "$SERVICE_USER" -- "$home/bin/elasticsearch" -d -p "$ES_DIR/es.pid" \
     -E cluster.name=pgconsolidate-test \
     -E node.name=pgc-node-1 \
     -E discovery.type=single-node \
