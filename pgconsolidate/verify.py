@@ -48,6 +48,7 @@ from pgconsolidate.errors import PgConsolidateError, SourceError, TargetError, U
 from pgconsolidate.execute.copy import copy_encoder_for, prefetched
 from pgconsolidate.mappings import get_mapping
 from pgconsolidate.mappings._common import COPY_HEADER, COPY_TRAILER
+from pgconsolidate.mappings._members import MembersMapping, is_members_mapping
 from pgconsolidate.mappings.base import Canonical, Mapping, SourceRecord
 from pgconsolidate.progress import NullProgress, ProgressSink
 from pgconsolidate.sources.redis import KeyBatch, iter_key_batches, key_to_text
@@ -204,6 +205,16 @@ class _Table:
     has_expiry: bool
     types: tuple[str, ...] = ()
     """``format_type`` of each of ``columns``."""
+    members: MembersMapping[Any] | None = None
+    """The collection mapping when a key has many rows (then keys are aggregated and counted distinct)."""
+    item: models.PlanItem | None = None
+
+    @property
+    def key_sql(self) -> sql.Composable:
+        """The SQL expression of a row's Redis key."""
+        if self.members is None or self.item is None:
+            return sql.Identifier(self.columns[0])
+        return self.members.key_sql(self.item)
 
     def pg_key(self, key: bytes) -> str | bytes | None:
         """The key column value for a Redis key (None: it cannot be stored in a text column)."""
@@ -250,6 +261,8 @@ def _describe_table(conn: psycopg.Connection[Any], item: models.PlanItem, mappin
     missing = [c for c in columns if c not in found]
     if missing:
         raise TargetError(f"target table {display} of item {item.id} lacks column(s) {', '.join(missing)}")
+    members = mapping if is_members_mapping(mapping) else None
+    assert members is None or isinstance(members, MembersMapping)
     return _Table(
         ident=sql.Identifier(schema, table),
         display=display,
@@ -257,6 +270,8 @@ def _describe_table(conn: psycopg.Connection[Any], item: models.PlanItem, mappin
         key_is_bytea=found[columns[0]] == "bytea",
         has_expiry="expires_at" in columns,
         types=tuple(str(found[c]) for c in columns),
+        members=members,
+        item=item,
     )
 
 
@@ -266,6 +281,8 @@ def _fetch_rows(
     """Target rows for ``pg_keys`` (any expiry), by Redis key."""
     if not pg_keys:
         return {}
+    if table.members is not None and table.item is not None:
+        return table.members.target_rows(conn, table.item, table.ident, pg_keys)
     cols = sql.SQL(", ").join(map(sql.Identifier, table.columns))
     key = sql.Identifier(table.columns[0])
     query = sql.SQL("SELECT {} FROM {} WHERE {} = ANY(%s)").format(cols, table.ident, key)
@@ -275,8 +292,9 @@ def _fetch_rows(
 
 
 def _count_live(conn: psycopg.Connection[Any], table: _Table) -> int:
+    counted = sql.SQL("count(*)") if table.members is None else sql.SQL("count(DISTINCT {})").format(table.key_sql)
     with conn.cursor() as cur:
-        cur.execute(sql.SQL("SELECT count(*) FROM {} WHERE {}").format(table.ident, table.live_filter()))
+        cur.execute(sql.SQL("SELECT {} FROM {} WHERE {}").format(counted, table.ident, table.live_filter()))
         row = cur.fetchone()
     return int(row[0]) if row else 0
 
@@ -428,7 +446,10 @@ class _Verifier:
     def compare_records(self, live: Sequence[SourceRecord], rows: dict[bytes, tuple[Any, ...]] | None = None) -> None:
         """Compare source records with their target rows (fetched unless given) in canonical form."""
         if rows is None:
-            pg_keys = [k for k in (self.table.pg_key(r.key) for r in live) if k is not None]
+            if self.table.members is not None:
+                pg_keys = self.table.members.pg_keys(self.item, [r.key for r in live])
+            else:
+                pg_keys = [k for k in (self.table.pg_key(r.key) for r in live) if k is not None]
             rows = _fetch_rows(self.conn, self.table, pg_keys)
         found = self.findings
         for rec in live:
@@ -451,11 +472,12 @@ class _Verifier:
         """Check live target keys (a seeded sample of ``size``, or all when None) still exist in Redis."""
         if size is not None and size <= 0:
             return
-        key = sql.Identifier(self.table.columns[0])
+        key = self.table.key_sql
         # Rows about to expire may already be gone from Redis: leave them to the TTL check.
         live = self.table.live_filter(self.tolerance)
+        distinct = sql.SQL("DISTINCT ") if self.table.members is not None else sql.SQL("")
         if size is None:
-            self._extras_streamed(sql.SQL("SELECT {} FROM {} WHERE {}").format(key, self.table.ident, live))
+            self._extras_streamed(sql.SQL("SELECT {}{} FROM {} WHERE {}").format(distinct, key, self.table.ident, live))
             return
         with self.conn.cursor() as cur:
             cur.execute(sql.SQL("SELECT count(*) FROM {}").format(self.table.ident))
@@ -469,9 +491,9 @@ class _Verifier:
                     sql.Literal(pct), sql.Literal(seed)
                 )
             cur.execute(
-                sql.SQL("SELECT {} FROM {}{} WHERE {} ORDER BY md5({}::text || %s) LIMIT %s").format(
-                    key, self.table.ident, sampling, live, key
-                ),
+                sql.SQL(
+                    "SELECT k FROM (SELECT {}{} AS k FROM {}{} WHERE {}) s ORDER BY md5(k::text || %s) LIMIT %s"
+                ).format(distinct, key, self.table.ident, sampling, live),
                 (str(seed), size),
             )
             keys = [self.table.redis_key(r[0]) for r in cur.fetchall()]

@@ -36,6 +36,7 @@ recorded, so a crash mid-load never loses an index: the re-run or ``--resume`` r
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
@@ -62,6 +63,7 @@ from pgconsolidate.errors import DataError, PgConsolidateError, SourceError, Tar
 from pgconsolidate.execute import state
 from pgconsolidate.mappings import get_mapping
 from pgconsolidate.mappings._common import COPY_HEADER, COPY_TRAILER, data_error, item_path, key_display
+from pgconsolidate.mappings._members import ChunkedValue, ChunkEncoder, MembersMapping, is_members_mapping
 from pgconsolidate.mappings.base import Mapping, SourceRecord
 from pgconsolidate.progress import NullProgress, ProgressSink
 from pgconsolidate.sources.redis import iter_key_batches
@@ -194,6 +196,9 @@ def copy_item(
     sink: ProgressSink = progress or NullProgress()
     mapping: Mapping = get_mapping(item.target.mapping)
     target = _Target.of(item)
+    if not getattr(mapping, "copies_data", True):
+        # DDL-only mappings (locks, pub/sub channels): the construct is the migration, no data moves.
+        return models.ItemCopyResult(item_id=item.id, table=target.display, mode="skipped")
     started = time.perf_counter()
     _settle(pg_conn)
     try:
@@ -220,9 +225,14 @@ def copy_item(
                 if mode == "copy" and item.source.estimated_keys >= DEFER_INDEXES_MIN_KEYS:
                     # Same transaction as the emptiness check: dropped only for a table we fill alone.
                     _defer_indexes(pg_conn, target)
-            to_row = _row_function(mapping, item)
-            encode = copy_encoder_for(mapping, item, col_types, pg_conn)
-            writer = _Writer(pg_conn, item, target, list(mapping.columns(item)), col_types, to_row, encode)
+            writer: _Writer | _MembersWriter
+            if is_members_mapping(mapping):
+                assert isinstance(mapping, MembersMapping)
+                writer = _MembersWriter(redis_client, pg_conn, item, target, mapping, col_types)
+            else:
+                to_row = _row_function(mapping, item)
+                encode = copy_encoder_for(mapping, item, col_types, pg_conn)
+                writer = _Writer(pg_conn, item, target, list(mapping.columns(item)), col_types, to_row, encode)
             if mode == "upsert":
                 writer.ensure_staging()
             rows = vanished = unmatched = 0
@@ -232,8 +242,7 @@ def copy_item(
                     vanished += batch.vanished
                     unmatched += batch.unmatched
                     if batch.records:
-                        writer.write(batch, upsert=(mode == "upsert"))
-                        rows += len(batch.records)
+                        rows += writer.write(batch, upsert=(mode == "upsert"))
                     sink.advance(item.id, batch.keys)
             _rebuild_deferred(pg_conn, target, item.id, sink)
             with pg_conn.transaction():
@@ -664,23 +673,25 @@ class _Writer:
             self.cur.execute("SET LOCAL client_min_messages = warning")  # hide "already exists, skipping"
             self.cur.execute(stmt)
 
-    def write(self, batch: _Batch, *, upsert: bool) -> None:
+    def write(self, batch: _Batch, *, upsert: bool) -> int:
         """Commit ``batch`` and its checkpoint in one transaction (fast path falls back to upsert).
 
         A row PostgreSQL rejects (class 22: bad UTF-8, NUL byte, invalid JSON, ...) becomes a
         DataError naming the key and the plan field; the batch's transaction is rolled back.
+        Returns the rows written.
         """
         try:
             if not upsert:
                 try:
                     self._commit(batch, upsert=False)
-                    return
+                    return len(batch.records)
                 except pg_errors.UniqueViolation:
                     # A key SCAN returned in an earlier batch too: redo this batch idempotently.
                     self.ensure_staging()
             self._commit(batch, upsert=True)
         except pg_errors.DataError as exc:
             raise self._explain_rejected(batch, exc) from None
+        return len(batch.records)
 
     def _commit(self, batch: _Batch, *, upsert: bool) -> None:
         cur = self.cur
@@ -746,6 +757,130 @@ class _Writer:
             record.key,
             f"was rejected by PostgreSQL for{where or ' its row'}{code}: {message}",
             "change that column's type in the plan (e.g. options.value_type or key_type: bytea) or exclude the key",
+        )
+
+
+class _MembersWriter:
+    """Writes batches of collection keys (many rows per key) by replacing whole keys.
+
+    First loads COPY straight into the table; a key that SCAN returned twice then hits the
+    primary key and the batch is redone on the replace path. The replace path (re-runs, resumes,
+    batches holding a big key read in windows, and mappings whose rows have no unique key)
+    deletes the batch's keys' rows and COPYs their rows again, through a staging table that
+    de-duplicates on the primary key when the mapping has one (SSCAN may repeat a member).
+    Each batch is one transaction with its checkpoint, as for the other mappings.
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        conn: psycopg.Connection[Any],
+        item: models.PlanItem,
+        target: _Target,
+        mapping: MembersMapping[Any],
+        col_types: list[str],
+    ) -> None:
+        self.client = client
+        self.conn = conn
+        self.item = item
+        self.target = target
+        self.mapping = mapping
+        encode: ChunkEncoder | None = mapping.copy_chunks(item, col_types) if conn.info.encoding == "utf-8" else None
+        if encode is None:
+            raise TargetError(
+                f"target table {target.display} does not have the column types item {item.id} writes "
+                f"({', '.join(col_types)}) or the session is not UTF-8",
+                hint="re-create the table from this plan's DDL (pgconsolidate ddl)",
+            )
+        self.encode = encode
+        self.columns = list(mapping.columns(item))
+        self.dedupe = not mapping.replace_always
+        digest = hashlib.sha1(target.display.encode()).hexdigest()[:16]
+        self.staging_name = f"pgc_stage_{digest}"
+        self.staging = sql.Identifier(self.staging_name)
+        cols = sql.SQL(", ").join(map(sql.Identifier, self.columns))
+        self.copy_target = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(target.ident, cols)
+        self.copy_staging = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(self.staging, cols)
+        pk = sql.SQL(", ").join(map(sql.Identifier, mapping.conflict_columns(item)))
+        self.merge = sql.SQL("INSERT INTO {} ({}) SELECT DISTINCT ON ({}) {} FROM {} ON CONFLICT DO NOTHING").format(
+            target.ident, cols, pk, cols, self.staging
+        )
+        self.delete = mapping.delete_keys_sql(item, target.ident)
+        self.cur = conn.cursor()
+        self.staging_ready = False
+
+    def ensure_staging(self) -> None:
+        """Create the session's staging table (only its copied columns; emptied at every commit)."""
+        if not self.dedupe or self.staging_ready:
+            return
+        cols = sql.SQL(", ").join(map(sql.Identifier, self.columns))
+        stmt = sql.SQL("CREATE TEMP TABLE IF NOT EXISTS {} ON COMMIT DELETE ROWS AS SELECT {} FROM {} WITH NO DATA")
+        with self.conn.transaction():
+            self.cur.execute("SET LOCAL client_min_messages = warning")
+            self.cur.execute(stmt.format(self.staging, cols, self.target.ident))
+        self.staging_ready = True
+
+    def write(self, batch: _Batch, *, upsert: bool) -> int:
+        """Commit ``batch`` (rows + checkpoint) in one transaction; returns the rows written."""
+        replace = upsert or self.mapping.replace_always or any(isinstance(r.value, ChunkedValue) for r in batch.records)
+        try:
+            if not replace:
+                try:
+                    return self._commit(batch, replace=False)
+                except pg_errors.UniqueViolation:
+                    pass  # a key SCAN returned twice: redo the batch by replacing its keys
+            self.ensure_staging()
+            return self._commit(batch, replace=True)
+        except pg_errors.DataError as exc:
+            raise self._explain_rejected(batch, exc) from None
+
+    def _commit(self, batch: _Batch, *, replace: bool) -> int:
+        cur = self.cur
+        self.row_ends: list[int] = []
+        total = 0
+        with self.conn.transaction():
+            cur.execute("SET LOCAL synchronous_commit = off")
+            if replace:
+                cur.execute(self.delete, (self.mapping.pg_keys(self.item, [r.key for r in batch.records]),))
+            staged = replace and self.dedupe
+            with cur.copy(self.copy_staging if staged else self.copy_target) as cp:
+                cp.write(COPY_HEADER)
+                for rec in batch.records:
+                    # A big key arrives window by window: memory holds one window, never the key.
+                    for data, count in self.encode(rec):
+                        cp.write(data)
+                        total += count
+                    self.row_ends.append(total)
+                cp.write(COPY_TRAILER)
+            if staged:
+                cur.execute(self.merge)
+            self.mapping.after_keys(self.client, self.conn, self.item, batch.records)
+            state.save_checkpoint(self.conn, self.item.id, self.target.display, cursor=batch.cursor, rows_added=total)
+        return total
+
+    def _explain_rejected(self, batch: _Batch, exc: pg_errors.DataError) -> DataError:
+        """The mapping's precise DataError for the rejected row's key, else the server's message."""
+        message = redact_text(exc.diag.message_primary or str(exc).strip().splitlines()[0])
+        code = f" [{exc.sqlstate}]" if exc.sqlstate else ""
+        line, column = _copy_error_position(exc.diag.context or "", (self.target.table, self.staging_name))
+        ends = getattr(self, "row_ends", [])
+        if line is not None:
+            index = bisect.bisect_left(ends, line)
+            if index < len(batch.records):
+                record = batch.records[index]
+                for _ in self.mapping.to_rows(record, self.item):  # raises the precise DataError
+                    pass
+                where = f" column {column}" if column else ""
+                return data_error(
+                    self.item,
+                    "target",
+                    record.key,
+                    f"was rejected by PostgreSQL for{where or ' a row'}{code}: {message}",
+                    "change that column's type in the plan (e.g. options.member_type: bytea) or exclude the key",
+                )
+        return DataError(
+            f"{item_path(self.item, 'target')}: PostgreSQL rejected a row of {self.target.display}{code}: "
+            f"{message}; exclude the offending keys or change the item's mapping/options"
         )
 
 

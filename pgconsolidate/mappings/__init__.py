@@ -14,8 +14,9 @@ from pgconsolidate.mappings.base import Canonical, Mapping, SourceRecord
 from pgconsolidate.mappings.counter import Counter
 from pgconsolidate.mappings.hash_jsonb import HashJsonb
 from pgconsolidate.mappings.kv_table import KvTable
+from pgconsolidate.mappings.set_members import SetMembers
 
-MAPPINGS: tuple[Mapping, ...] = (KvTable(), HashJsonb(), Counter())
+MAPPINGS: tuple[Mapping, ...] = (KvTable(), HashJsonb(), Counter(), SetMembers())
 """Every mapping of this release, in display order."""
 
 _BY_NAME: dict[str, Mapping] = {m.name: m for m in MAPPINGS}

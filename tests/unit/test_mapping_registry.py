@@ -7,6 +7,7 @@ with ``PGCONSOLIDATE_UPDATE_GOLDEN=1 pytest tests/unit/test_mapping_registry.py`
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,10 @@ VARIANTS: dict[str, list[tuple[str, dict[str, Any], str, str, str]]] = {
         ),
     ],
 }
+# Mappings may keep their variants beside their golden file instead: golden/<name>.variants.json,
+# a list of [title, options, schema, table, redis type].
+for _path in sorted(GOLDEN.glob("*.variants.json")):
+    VARIANTS.setdefault(_path.name.removesuffix(".variants.json"), [tuple(v) for v in json.loads(_path.read_text())])
 
 
 def render_golden(name: str) -> str:
