@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from pgconsolidate.analyze.keypatterns import parse_pattern
+from pgconsolidate.analyze.libraries import KeyspaceContext, fingerprint, infer_pop_end
 from pgconsolidate.models import Evidence, KeyPattern, RedisServerInfo, Usage, UsageKind
 
 # --------------------------------------------------------------------------- vocabulary
@@ -44,6 +45,19 @@ DELAYED_WORDS = frozenset({"delayed", "schedule", "scheduled", "retry", "timeout
 INCR_COMMANDS = ("incr", "incrby", "decr", "decrby", "incrbyfloat", "hincrby", "hincrbyfloat")
 CACHE_COMMANDS = ("get", "set", "setex", "psetex", "mget", "mset", "getex")
 QUEUE_COMMANDS = ("lpush", "rpush", "lpop", "rpop", "brpop", "blpop", "lmove", "blmove", "rpoplpush", "brpoplpush")
+
+BLOCKING_LIST_COMMANDS = ("blpop", "brpop", "blmove", "brpoplpush", "blmpop")
+BLOCKING_ZSET_COMMANDS = ("bzpopmin", "bzpopmax", "bzmpop")
+BLOCKING_STREAM_COMMANDS = ("xread", "xreadgroup")
+
+TS_SECONDS_RANGE = (946_684_800.0, 4_102_444_800.0)
+"""Unix seconds of 2000-01-01 .. 2100-01-01: zset scores inside look like timestamps."""
+TAG_SHARE = 0.9
+"""Share of sampled set members that must be short words for the set to count as tags."""
+TOKEN_SHARE = 0.8
+"""Share of sampled string values that must look like random tokens for the lock signal."""
+DEFAULT_POP_END_PENALTY = 0.1
+"""Confidence taken off a queue whose consumer end is only assumed (nothing observed)."""
 
 SESSION_TTL_RANGE = (15 * 60, 14 * 86400)  # sessions: typically 30 min to 7 days; allow margin
 SHORT_TTL = 3600.0
@@ -273,6 +287,13 @@ def _score_strings_and_hashes(facts: KeyPattern, server: RedisServerInfo) -> lis
             lock.add(0.3, "ttl", f"{ttl_line}: short-lived")
         if not is_hash and facts.elements.p95 is not None and facts.elements.p95 <= 64:
             lock.add(0.1, "value_size", f"values are tiny (p95 {facts.elements.p95:.0f} bytes)")
+        if not is_hash and facts.sampled_keys and facts.token_values >= TOKEN_SHARE * facts.sampled_keys:
+            lock.add(
+                0.2,
+                "value_shape",
+                f"{_pct(facts.token_values, facts.sampled_keys)} of values look like random tokens "
+                "(the owner token of SET key token NX PX)",
+            )
 
     # -- JSON document: JSON-object strings without TTL
     if not is_hash and json_obj_share >= 0.9:
@@ -339,9 +360,22 @@ def _container_usage(facts: KeyPattern, server: RedisServerInfo) -> Usage | None
         if calls := _calls(server, QUEUE_COMMANDS):
             conf += 0.05
             ev.append(Evidence(signal="commandstats", detail=f"commandstats: {_calls_text(calls)}"))
+        if blocked := _blocked(server, BLOCKING_LIST_COMMANDS):
+            conf += 0.05
+            ev.append(Evidence(signal="blocked_clients", detail=f"CLIENT LIST: {blocked} (consumers waiting)"))
         return Usage(kind=UsageKind.QUEUE, confidence=round(min(conf, 0.97), 2), evidence=ev)
     if t == "set":
-        return Usage(kind=UsageKind.SET, confidence=0.9, evidence=ev)
+        hints: dict[str, str] = {}
+        if facts.members_sampled and facts.members_tag_like >= TAG_SHARE * facts.members_sampled:
+            hints["set"] = "tags"
+            ev.append(
+                Evidence(
+                    signal="members",
+                    detail=f"{_pct(facts.members_tag_like, facts.members_sampled)} of "
+                    f"{facts.members_sampled:,} sampled members are short words: tag-like",
+                )
+            )
+        return Usage(kind=UsageKind.SET, confidence=0.9, evidence=ev, hints=hints)
     if t == "zset":
         conf = 0.75
         if words := _matched(f.words, LEADERBOARD_WORDS):
@@ -356,19 +390,143 @@ def _container_usage(facts: KeyPattern, server: RedisServerInfo) -> Usage | None
                     "queue scored by time rather than a leaderboard",
                 )
             )
-        return Usage(kind=UsageKind.LEADERBOARD, confidence=round(conf, 2), evidence=ev)
+        zhints: dict[str, str] = {}
+        if (unit := score_timestamp_unit(facts.score_min, facts.score_max)) is not None:
+            zhints["score"] = unit
+            ev.append(
+                Evidence(
+                    signal="scores",
+                    detail=f"sampled scores {facts.score_min:.0f}..{facts.score_max:.0f} are Unix timestamps "
+                    f"({'seconds' if unit == 'timestamp_s' else 'milliseconds'}): a time-indexed set",
+                )
+            )
+        elif facts.score_min is not None and facts.score_max is not None:
+            ev.append(
+                Evidence(signal="scores", detail=f"sampled scores range {facts.score_min:g}..{facts.score_max:g}")
+            )
+        if blocked := _blocked(server, BLOCKING_ZSET_COMMANDS):
+            ev.append(Evidence(signal="blocked_clients", detail=f"CLIENT LIST: {blocked} (a priority queue?)"))
+        return Usage(kind=UsageKind.LEADERBOARD, confidence=round(conf, 2), evidence=ev, hints=zhints)
     if t == "stream":
         if calls := _calls(server, ("xadd", "xreadgroup", "xack", "xgroup|create")):
             ev.append(Evidence(signal="commandstats", detail=f"commandstats: {_calls_text(calls)}"))
-        return Usage(kind=UsageKind.STREAM, confidence=0.95, evidence=ev)
+        if blocked := _blocked(server, BLOCKING_STREAM_COMMANDS):
+            ev.append(Evidence(signal="blocked_clients", detail=f"CLIENT LIST: {blocked}"))
+        ev.extend(_stream_group_evidence(facts))
+        shints = {"consumer_groups": "yes"} if facts.stream_groups else {}
+        return Usage(kind=UsageKind.STREAM, confidence=0.95, evidence=ev, hints=shints)
     return None
+
+
+def _blocked(server: RedisServerInfo, commands: Iterable[str]) -> str:
+    """``"3 clients blocked in brpop, 1 in blpop"`` (empty when none)."""
+    counts = sorted(((c, n) for c, n in server.blocked_commands.items() if c in commands and n), key=lambda x: -x[1])
+    if not counts:
+        return ""
+    first, *rest = counts
+    parts = [f"{first[1]} client{'s' if first[1] != 1 else ''} blocked in {first[0]}"]
+    parts += [f"{n} in {c}" for c, n in rest]
+    return ", ".join(parts)
+
+
+def score_timestamp_unit(low: float | None, high: float | None) -> str | None:
+    """``timestamp_s`` / ``timestamp_ms`` when both ends of a zset's sampled scores fall in 2000..2100."""
+    if low is None or high is None:
+        return None
+    lo_s, hi_s = TS_SECONDS_RANGE
+    if lo_s <= low <= high <= hi_s:
+        return "timestamp_s"
+    if lo_s * 1000 <= low <= high <= hi_s * 1000:
+        return "timestamp_ms"
+    return None
+
+
+def _stream_group_evidence(facts: KeyPattern) -> list[Evidence]:
+    """One evidence line per consumer group seen by XINFO GROUPS (first few)."""
+    out: list[Evidence] = []
+    for g in facts.stream_groups[:5]:
+        line = (
+            f"XINFO GROUPS {g.key}: group {g.name!r}, {g.consumers} consumer(s), {g.pending:,} pending, "
+            f"last-delivered-id {g.last_delivered_id}"
+        )
+        if g.lag is not None:
+            line += f", lag {g.lag:,}"
+        out.append(Evidence(signal="consumer_groups", detail=line))
+    if len(facts.stream_groups) > 5:
+        out.append(Evidence(signal="consumer_groups", detail=f"... {len(facts.stream_groups) - 5} more group(s)"))
+    return out
+
+
+def _apply_library(usage: Usage, facts: KeyPattern, context: KeyspaceContext | None) -> Usage:
+    """Name the library whose layout the keys follow; where the layout is decisive, it sets the kind."""
+    fp = fingerprint(facts.example_keys, facts.redis_type, context)
+    if fp is None:
+        return usage
+    line = Evidence(signal="library", detail=f"{fp.library}: {fp.what}")
+    hints = {**usage.hints, **fp.hints}
+    if fp.kind is not None and fp.kind is not usage.kind:
+        generic = Evidence(
+            signal="generic",
+            detail=f"without the library layout the signals suggested {usage.kind.value} "
+            f"(confidence {usage.confidence:.2f})",
+        )
+        kept = [e for e in usage.evidence if e.signal in ("sample", "type", "ttl", "elements", "binary_values")]
+        return Usage(
+            kind=fp.kind,
+            confidence=fp.confidence,
+            evidence=[line, *kept, generic],
+            library=fp.library,
+            hints=hints,
+        )
+    evidence = [line, *(e for e in usage.evidence if e.signal != "ambiguity")]
+    return Usage(
+        kind=usage.kind,
+        confidence=round(max(usage.confidence, fp.confidence), 2),
+        evidence=evidence,
+        library=fp.library,
+        hints=hints,
+    )
+
+
+def _queue_end(usage: Usage, server: RedisServerInfo) -> Usage:
+    """Give a queue list a ``pop_end`` hint when no library layout supplied one."""
+    if "pop_end" in usage.hints:
+        return usage.model_copy(update={"hints": {**usage.hints, "pop_end_basis": "library"}})
+    calls = {name: stat.calls for name, stat in server.commandstats.items()}
+    end, basis, why = infer_pop_end(calls, server.blocked_commands)
+    confidence = usage.confidence
+    if basis == "default":
+        confidence = max(confidence - DEFAULT_POP_END_PENALTY, 0.05)
+    evidence = [*usage.evidence, Evidence(signal="pop_end", detail=f"consumers pop from the {end}: {why}")]
+    return usage.model_copy(
+        update={
+            "confidence": round(confidence, 2),
+            "evidence": evidence,
+            "hints": {**usage.hints, "pop_end": end, "pop_end_basis": basis},
+        }
+    )
 
 
 # --------------------------------------------------------------------------- public API
 
 
-def classify_pattern(facts: KeyPattern, server: RedisServerInfo) -> Usage:
-    """Classify one key pattern; confidence in [0, 1] with human-readable evidence."""
+def classify_pattern(facts: KeyPattern, server: RedisServerInfo, context: KeyspaceContext | None = None) -> Usage:
+    """Classify one key pattern; confidence in [0, 1] with human-readable evidence.
+
+    Generic signals first; then a library fingerprint (:mod:`pgconsolidate.analyze.libraries`,
+    using ``context`` for layouts that need the rest of the keyspace) names the library and,
+    where its layout is decisive, sets the kind. Lists classified as queues always leave with a
+    ``pop_end`` hint (``pop_end_basis`` says whether a library, pops, blocked clients, pushes or
+    only the default decided it).
+    """
+    usage = _apply_library(_generic_usage(facts, server), facts, context)
+    if usage.kind is UsageKind.QUEUE and facts.redis_type == "list":
+        usage = _queue_end(usage, server)
+    return usage
+
+
+def _generic_usage(facts: KeyPattern, server: RedisServerInfo) -> Usage:
+    """The classification from generic signals alone (no library knowledge)."""
     if facts.sampled_keys <= 0:
         return Usage(
             kind=UsageKind.UNKNOWN,
@@ -441,11 +599,19 @@ def _value_notes(facts: KeyPattern) -> list[Evidence]:
     return notes
 
 
-def classify_channel(channel: str, subscribers: int) -> Usage:
-    """Classify an active pub/sub channel (PUBSUB CHANNELS / NUMSUB)."""
+def classify_channel(channel: str, subscribers: int, numpat: int = 0) -> Usage:
+    """Classify an active pub/sub channel (PUBSUB CHANNELS / NUMSUB; ``numpat``: PUBSUB NUMPAT)."""
     evidence = [
         Evidence(signal="pubsub", detail=f"PUBSUB NUMSUB {channel!r}: {subscribers:,} subscriber(s)"),
     ]
+    if numpat:
+        evidence.append(
+            Evidence(
+                signal="pubsub",
+                detail=f"PUBSUB NUMPAT: {numpat:,} pattern subscription(s) on the server (PSUBSCRIBE) may also "
+                "receive this channel; NUMSUB does not count them",
+            )
+        )
     if channel.startswith(("__keyspace@", "__keyevent@")):
         evidence.append(
             Evidence(

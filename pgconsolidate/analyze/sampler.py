@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import re
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -23,19 +24,24 @@ from urllib.parse import urlsplit
 import redis
 
 from pgconsolidate.analyze.keypatterns import group_patterns
+from pgconsolidate.analyze.libraries import KeyspaceContext
 from pgconsolidate.analyze.redis import classify_channel, classify_pattern
 from pgconsolidate.config import redact_text, redact_url
-from pgconsolidate.errors import ConnectionFailed, SourceError
+from pgconsolidate.errors import ConnectionFailed, SourceError, UsageError
 from pgconsolidate.models import (
     TTL_BUCKETS,
     ChannelReport,
+    CommandRate,
     CommandStat,
     KeyPattern,
+    ObservedRates,
     PatternReport,
     RedisInventory,
     RedisServerInfo,
     SampleInfo,
     SizeStats,
+    StreamConsumer,
+    StreamGroup,
     TTLStats,
 )
 from pgconsolidate.progress import NullProgress, ProgressSink
@@ -49,6 +55,9 @@ STRING_PEEK_LIMIT = 64 * 1024
 STRING_PEEK_PREFIX = 4096
 HASH_FULL_LIMIT = 512
 """Hashes up to this many fields are read whole (HGETALL); bigger ones one HSCAN page."""
+
+LIST_ITEM_PEEK = 3
+"""Items read from each end of a sampled list for their shapes (queue payload type)."""
 HASH_FIELD_VALUES_PER_KEY = 64
 """Field values per hash whose shape is classified (field names are all counted)."""
 MAX_TRACKED_FIELDS = 10_000
@@ -58,6 +67,17 @@ MAX_CHANNELS = 1000
 BIG_KEY_ELEMENTS = 5000
 """A collection with more elements is a "big key" (common Redis guidance): its own usage, never
 folded into a family of small keys (a 50k-field ``user:index`` hash is not one more user)."""
+
+SET_MEMBER_PEEK = 8
+"""Members per sampled set read with SRANDMEMBER (tag-like or not)."""
+MAX_STREAM_KEYS = 20
+"""Sampled stream keys per pattern whose consumer groups are read (XINFO GROUPS)."""
+MAX_STREAM_GROUPS = 10
+"""Groups per stream whose consumers are listed (XINFO CONSUMERS), and consumers kept per group."""
+
+_TAG = re.compile(r"[A-Za-z][A-Za-z0-9 _.#+-]{0,31}")
+# Owner tokens of SET NX PX locks: uuid4().hex, uuid4(), token_urlsafe(), ... (16-64 chars, mixed).
+_TOKEN = re.compile(rb"[A-Za-z0-9_+/=-]{16,64}")
 
 _LENGTH_COMMAND = {
     "string": "STRLEN",
@@ -190,6 +210,36 @@ class _KeyFacts:
     length: int | None = None
     shapes: list[str] = field(default_factory=list)
     fields: list[str] = field(default_factory=list)
+    token: bool = False
+    score_min: float | None = None
+    score_max: float | None = None
+    members: list[bytes] = field(default_factory=list)
+
+
+def is_token(value: bytes) -> bool:
+    """A value that looks like a random owner token: 16-64 url-safe characters with letters and digits."""
+    return bool(_TOKEN.fullmatch(value)) and any(c in b"0123456789" for c in value) and any(c > 0x39 for c in value)
+
+
+def is_tag(member: bytes) -> bool:
+    """A set member that reads as a short word or tag (``redis``, ``new-york``), not an id or token."""
+    try:
+        text = member.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return bool(_TAG.fullmatch(text)) and not is_token(member)
+
+
+def _score(value: Any) -> float | None:
+    """A ZRANGE WITHSCORES score (bytes in RESP2, float in RESP3)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bytes):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
 
 
 def _text(value: Any) -> str | None:
@@ -244,7 +294,7 @@ def _describe_chunk(client: redis.Redis, keys: Sequence[bytes]) -> list[_KeyFact
     lengths = round_trip(client, [(_LENGTH_COMMAND[f.redis_type].encode(), f.key) for f in measured])
     for f, length in zip(measured, lengths, strict=True):
         f.length = _int(length)
-    # round 3: bounded value peek for strings and hashes
+    # round 3: bounded value peek for strings and hashes; score ends of zsets; a few set members
     peeks: list[tuple[_KeyFacts, bool]] = []
     commands = []
     for f in facts:
@@ -258,10 +308,46 @@ def _describe_chunk(client: redis.Redis, keys: Sequence[bytes]) -> list[_KeyFact
                 (b"HSCAN", f.key, b"0", b"COUNT", b"%d" % HASH_FIELD_VALUES_PER_KEY) if big else (b"HGETALL", f.key)
             )
             peeks.append((f, big))
+        elif f.redis_type == "zset":
+            # two O(log n) reads give the score range; scores decide "timestamp" vs "ranking"
+            commands.append((b"ZRANGE", f.key, b"0", b"0", b"WITHSCORES"))
+            commands.append((b"ZRANGE", f.key, b"-1", b"-1", b"WITHSCORES"))
+            peeks.append((f, False))
+            peeks.append((f, True))
+        elif f.redis_type == "set":
+            commands.append((b"SRANDMEMBER", f.key, b"%d" % SET_MEMBER_PEEK))
+            peeks.append((f, False))
+        elif f.redis_type == "list":
+            # Both ends (O(1) each): element shapes decide a queue's payload type (JSON, text, binary).
+            commands.append((b"LRANGE", f.key, b"0", b"%d" % (LIST_ITEM_PEEK - 1)))
+            commands.append((b"LRANGE", f.key, b"-%d" % LIST_ITEM_PEEK, b"-1"))
+            peeks.append((f, False))
+            peeks.append((f, True))
     for (f, big), reply in zip(peeks, round_trip(client, commands), strict=True):
+        if f.redis_type == "list":
+            items = [v for v in reply if isinstance(v, bytes)] if isinstance(reply, list) else []
+            if not big or (f.length or 0) > 2 * LIST_ITEM_PEEK:  # short lists: both windows overlap
+                f.shapes.extend(value_shape(v) for v in items)
+            continue
         if f.redis_type == "string":
             if isinstance(reply, bytes):
                 f.shapes.append(value_shape(reply, truncated=big))
+                f.token = not big and is_token(reply)
+            continue
+        if f.redis_type == "zset":
+            flat = reply if isinstance(reply, list) else []
+            # RESP2: [member, score]; RESP3: [[member, score]]
+            pair = flat[0] if flat and isinstance(flat[0], list) else flat
+            score = _score(pair[1]) if len(pair) >= 2 else None
+            if score is not None:
+                if big:
+                    f.score_max = score
+                else:
+                    f.score_min = score
+            continue
+        if f.redis_type == "set":
+            f.members = [m for m in reply if isinstance(m, bytes)] if isinstance(reply, list) else []
+            f.shapes.extend(value_shape(m) for m in f.members)
             continue
         pairs = _pairs(reply[1] if big and isinstance(reply, list) and len(reply) == 2 else reply)
         f.fields = [key_to_text(name) for name, _ in pairs if isinstance(name, bytes)]
@@ -293,14 +379,8 @@ def _server_info(client: redis.Redis) -> tuple[RedisServerInfo, dict[str, int]]:
     for name, value in keyspace_raw.items():
         if str(name).startswith("db") and str(name)[2:].isdigit() and isinstance(value, dict):
             keyspace[int(str(name)[2:])] = int(value.get("keys", 0))
-    commandstats: dict[str, CommandStat] = {}
-    for name, value in stats_raw.items():
-        if str(name).startswith("cmdstat_") and isinstance(value, dict):
-            commandstats[str(name)[8:].lower()] = CommandStat(
-                calls=int(value.get("calls", 0)),
-                usec=int(value.get("usec", 0)),
-                usec_per_call=float(value.get("usec_per_call", 0.0)),
-            )
+    commandstats = _commandstats(stats_raw)
+    libraries, blocked = _client_list(client)
     policy = _safe(client.config_get, "maxmemory-policy")
     policy_value = _text(policy.get("maxmemory-policy") or policy.get(b"maxmemory-policy")) if policy else None
     channels = _pubsub(client)
@@ -313,11 +393,26 @@ def _server_info(client: redis.Redis) -> tuple[RedisServerInfo, dict[str, int]]:
         keyspace=keyspace,
         commandstats=commandstats,
         pubsub_numpat=int(_safe(client.pubsub_numpat) or 0),
-        client_libraries=_client_libraries(client),
+        client_libraries=libraries,
         connected_clients=int(clients.get("connected_clients", 0)),
         blocked_clients=int(clients.get("blocked_clients", 0)),
+        blocked_commands=blocked,
+        uptime_seconds=int(server.get("uptime_in_seconds", 0)),
     )
     return info, channels
+
+
+def _commandstats(stats_raw: dict[str, Any]) -> dict[str, CommandStat]:
+    """INFO commandstats (as parsed by redis-py) -> command -> :class:`CommandStat`."""
+    commandstats: dict[str, CommandStat] = {}
+    for name, value in stats_raw.items():
+        if str(name).startswith("cmdstat_") and isinstance(value, dict):
+            commandstats[str(name)[8:].lower()] = CommandStat(
+                calls=int(value.get("calls", 0)),
+                usec=int(value.get("usec", 0)),
+                usec_per_call=float(value.get("usec_per_call", 0.0)),
+            )
+    return commandstats
 
 
 def _pubsub(client: redis.Redis) -> dict[str, int]:
@@ -334,15 +429,68 @@ def _pubsub(client: redis.Redis) -> dict[str, int]:
     return out
 
 
-def _client_libraries(client: redis.Redis) -> dict[str, int]:
-    """``lib-name`` -> connections from CLIENT LIST (Redis >= 7.2 only; empty otherwise)."""
+def _client_list(client: redis.Redis) -> tuple[dict[str, int], dict[str, int]]:
+    """From CLIENT LIST: ``lib-name`` -> connections (Redis >= 7.2 only; empty before) and blocked
+    clients (flag ``b``) per command they wait in (``brpop``, ``xreadgroup``, ...)."""
     entries = _safe(client.client_list) or []
+    return client_list_facts(entries)
+
+
+def client_list_facts(entries: Sequence[Any]) -> tuple[dict[str, int], dict[str, int]]:
+    """``(libraries, blocked_commands)`` from parsed CLIENT LIST entries (pure)."""
     libs: Counter[str] = Counter()
+    blocked: Counter[str] = Counter()
     for entry in entries:
-        name = entry.get("lib-name") if isinstance(entry, dict) else None
+        if not isinstance(entry, dict):
+            continue
+        name = _text(entry.get("lib-name")) or None
         if name:
-            libs[str(name)] += 1
-    return dict(libs)
+            libs[name] += 1
+        flags = _text(entry.get("flags")) or ""
+        if "b" in flags:
+            blocked[(_text(entry.get("cmd")) or "unknown").lower()] += 1
+    return dict(libs), dict(blocked)
+
+
+def observe_commandstats(client: redis.Redis, seconds: float, progress: ProgressSink | None = None) -> ObservedRates:
+    """Read INFO commandstats twice ``seconds`` apart and return per-command rates.
+
+    The analyzer's own INFO calls are in the delta (one ``info`` call); nothing else it does runs
+    inside the window, so the rates are the applications' traffic. A counter that went backwards
+    (CONFIG RESETSTAT, restart) counts as zero, never negative.
+    """
+    sink: ProgressSink = progress or NullProgress()
+    task = f"observe: commandstats for {seconds:g}s"
+    before = _commandstats(client.info("commandstats"))
+    t0 = time.monotonic()
+    sink.start(task, max(1, math.ceil(seconds)))
+    done = 0
+    while (elapsed := time.monotonic() - t0) < seconds:
+        time.sleep(min(1.0, seconds - elapsed))
+        ticks = min(math.floor(time.monotonic() - t0), math.ceil(seconds))
+        if ticks > done:
+            sink.advance(task, ticks - done)
+            done = ticks
+    after = _commandstats(client.info("commandstats"))
+    window = time.monotonic() - t0
+    sink.finish(task)
+    return rates_between(before, after, window)
+
+
+def rates_between(before: dict[str, CommandStat], after: dict[str, CommandStat], seconds: float) -> ObservedRates:
+    """Per-command rates from two commandstats snapshots ``seconds`` apart (pure)."""
+    commands: dict[str, CommandRate] = {}
+    total = 0.0
+    for name, stat in after.items():
+        prev = before.get(name, CommandStat(calls=0, usec=0))
+        calls = stat.calls - prev.calls
+        if calls <= 0 or seconds <= 0:
+            continue
+        usec = max(stat.usec - prev.usec, 0)
+        rate = calls / seconds
+        total += rate
+        commands[name] = CommandRate(calls_per_sec=round(rate, 3), usec_per_call=round(usec / calls, 3))
+    return ObservedRates(seconds=round(seconds, 3), total_calls_per_sec=round(total, 3), commands=commands)
 
 
 def redis_fingerprint(client: redis.Redis, url: str) -> str:
@@ -395,22 +543,41 @@ def sample_redis(
     sample: int = 50_000,
     progress: ProgressSink | None = None,
     scan_count: int = 1000,
+    observe: float = 0.0,
 ) -> RedisInventory:
-    """Sample up to ``sample`` keys of the database ``client`` is connected to and classify them."""
+    """Sample up to ``sample`` keys of the database ``client`` is connected to and classify them.
+
+    ``observe`` > 0 first watches INFO commandstats for that many seconds (before sampling, so the
+    sampler's own commands stay out of the window) and records the rates in ``server.observed``.
+    """
     sink: ProgressSink = progress or NullProgress()
     shown = redact_url(url)
+    if observe < 0:
+        raise UsageError(f"--observe must be >= 0 seconds, got {observe:g}")
     try:
-        return _sample(client, url, sample=max(sample, 1), sink=sink, scan_count=scan_count)
+        observed = observe_commandstats(client, observe, sink) if observe > 0 else None
+        inv = _sample(client, url, sample=max(sample, 1), sink=sink, scan_count=scan_count, observed=observed)
+        return inv
     except (redis.ConnectionError, redis.TimeoutError) as exc:
         raise ConnectionFailed(f"lost the connection to Redis at {shown}: {redact_text(str(exc))}") from None
     except redis.ResponseError as exc:
         raise SourceError(f"Redis at {shown} refused a sampling command: {redact_text(str(exc))}") from None
 
 
-def _sample(client: redis.Redis, url: str, *, sample: int, sink: ProgressSink, scan_count: int) -> RedisInventory:
+def _sample(
+    client: redis.Redis,
+    url: str,
+    *,
+    sample: int,
+    sink: ProgressSink,
+    scan_count: int,
+    observed: ObservedRates | None = None,
+) -> RedisInventory:
     """The body of :func:`sample_redis` (errors mapped by the caller)."""
     db = db_from_url(url)
     server, channels = _server_info(client)
+    if observed is not None:
+        server.observed = observed
     dbsize = int(client.dbsize())
     keys, complete = _scan_sample(client, sample, scan_count, sink)
     sink.start("sample: describe", len(keys))
@@ -422,6 +589,7 @@ def _sample(client: redis.Redis, url: str, *, sample: int, sink: ProgressSink, s
     sink.finish("sample: describe")
 
     scanned = len(keys)
+    context = KeyspaceContext.from_keys((key_to_text(f.key), f.redis_type) for f in described)
     groups = group_patterns([key_text_for_regex(f.key) for f in described], kinds=[_fold_label(f) for f in described])
     patterns: list[PatternReport] = []
     for group in groups:
@@ -430,10 +598,12 @@ def _sample(client: redis.Redis, url: str, *, sample: int, sink: ProgressSink, s
             by_type.setdefault(described[idx].redis_type, []).append(described[idx])
         for redis_type, members in by_type.items():
             facts = _pattern_facts(db, group.pattern, group.regex, group.glob, redis_type, members)
+            if redis_type == "stream":
+                facts.stream_groups = _stream_groups(client, [f.key for f in members[:MAX_STREAM_KEYS]])
             facts.estimated_keys = (
                 len(members) if complete else max(len(members), round(len(members) / max(scanned, 1) * dbsize))
             )
-            patterns.append(PatternReport(facts=facts, usage=classify_pattern(facts, server)))
+            patterns.append(PatternReport(facts=facts, usage=classify_pattern(facts, server, context)))
     patterns.sort(key=lambda p: (-p.facts.estimated_keys, p.facts.pattern, p.facts.redis_type))
     return RedisInventory(
         url=redact_url(url),
@@ -443,7 +613,7 @@ def _sample(client: redis.Redis, url: str, *, sample: int, sink: ProgressSink, s
         sample=SampleInfo(requested=sample, scanned_keys=scanned, dbsize=dbsize, complete=complete),
         patterns=patterns,
         channels=[
-            ChannelReport(channel=name, subscribers=count, usage=classify_channel(name, count))
+            ChannelReport(channel=name, subscribers=count, usage=classify_channel(name, count, server.pubsub_numpat))
             for name, count in sorted(channels.items())
         ],
     )
@@ -467,6 +637,9 @@ def _pattern_facts(
     fields: Counter[str] = Counter()
     encodings: Counter[str] = Counter()
     binary_keys = 0
+    lows = [f.score_min for f in members if f.score_min is not None]
+    highs = [f.score_max for f in members if f.score_max is not None]
+    sampled_members = [m for f in members for m in f.members]
     for f in members:
         shapes.update(f.shapes)
         for name in set(f.fields):
@@ -495,4 +668,47 @@ def _pattern_facts(
         value_shapes=dict(shapes),
         hash_fields=top_fields,
         binary_keys=binary_keys,
+        token_values=sum(1 for f in members if f.token),
+        score_min=min(lows) if lows else None,
+        score_max=max(highs) if highs else None,
+        members_sampled=len(sampled_members),
+        members_tag_like=sum(1 for m in sampled_members if is_tag(m)),
     )
+
+
+def _field(entry: dict[Any, Any], name: str) -> Any:
+    """A field of a parsed XINFO reply, whether redis-py decoded the keys or not."""
+    return entry[name] if name in entry else entry.get(name.encode())
+
+
+def _stream_groups(client: redis.Redis, keys: Sequence[bytes]) -> list[StreamGroup]:
+    """XINFO GROUPS of ``keys`` and XINFO CONSUMERS of their first groups (best effort)."""
+    out: list[StreamGroup] = []
+    for key in keys:
+        groups = _safe(client.xinfo_groups, key) or []
+        for g in groups[:MAX_STREAM_GROUPS]:
+            if not isinstance(g, dict):
+                continue
+            name = _text(_field(g, "name")) or ""
+            consumers = _safe(client.xinfo_consumers, key, name) or []
+            out.append(
+                StreamGroup(
+                    key=key_to_text(key),
+                    name=name,
+                    consumers=int(_field(g, "consumers") or 0),
+                    pending=int(_field(g, "pending") or 0),
+                    last_delivered_id=_text(_field(g, "last-delivered-id")) or "0-0",
+                    entries_read=_int(_field(g, "entries-read")),
+                    lag=_int(_field(g, "lag")),
+                    consumer_details=[
+                        StreamConsumer(
+                            name=_text(_field(c, "name")) or "",
+                            pending=int(_field(c, "pending") or 0),
+                            idle_ms=_int(_field(c, "idle")),
+                        )
+                        for c in consumers[:MAX_STREAM_GROUPS]
+                        if isinstance(c, dict)
+                    ],
+                )
+            )
+    return out

@@ -6,6 +6,7 @@ import json
 import random
 import re
 import string
+import threading
 import time
 import uuid
 
@@ -315,3 +316,60 @@ def test_sample_redis_folds_rare_one_offs_into_their_family_within_one_type(
         )
         walked = [k for b in iter_key_batches(redis_client, src) for k in b.keys]
         assert len(walked) == report.facts.sampled_keys, pattern
+
+
+def test_sample_redis_usage_signals(redis_client: redis.Redis, redis_url: str) -> None:
+    """Blocked consumers, stream consumer groups, zset score ends, tag-like sets and lock tokens."""
+    redis_client.xadd("orders:stream", {"id": "1"}, id="1-1")
+    redis_client.xadd("orders:stream", {"id": "2"}, id="2-1")
+    redis_client.xadd("orders:stream", {"id": "3"}, id="3-1")
+    redis_client.xgroup_create("orders:stream", "billing", id="0")
+    redis_client.xreadgroup("billing", "worker-1", {"orders:stream": ">"}, count=2)  # 2 pending, not acked
+    redis_client.zadd("events:by_time", {f"e{i}": 1_700_000_000 + i * 60 for i in range(10)})
+    redis_client.zadd("board:scores", {f"p{i}": i for i in range(10)})
+    redis_client.sadd("post:1:tags", "redis", "postgres", "sql", "new-york")
+    for i in range(5):
+        redis_client.set(f"lock:order:{i}", uuid.uuid4().hex, px=30_000, nx=True)
+
+    # a consumer parked in BRPOP on its own connection while the analyzer runs
+    waiter = redis.Redis.from_url(redis_url)
+    blocker = threading.Thread(target=lambda: waiter.brpop(["jobs:incoming"], timeout=10))
+    blocker.start()
+    try:
+        for _ in range(200):  # wait until the server reports it blocked (no fixed sleep)
+            if any("b" in c.get("flags", "") and c.get("cmd") == "brpop" for c in redis_client.client_list()):
+                break
+            time.sleep(0.01)
+        inv = sample_redis(connect_redis(redis_url), redis_url, sample=1000)
+    finally:
+        redis_client.lpush("jobs:incoming", "release")
+        blocker.join()
+        waiter.close()
+
+    assert inv.server.blocked_commands.get("brpop", 0) >= 1
+    assert inv.server.uptime_seconds > 0
+    by = _by_pattern(inv)
+
+    stream = by[("orders:stream", "stream")]
+    [group] = stream.facts.stream_groups
+    assert (group.key, group.name, group.consumers, group.pending) == ("orders:stream", "billing", 1, 2)
+    assert group.last_delivered_id == "2-1"
+    assert group.lag == 1  # Redis >= 7.0 reports it
+    assert [c.name for c in group.consumer_details] == ["worker-1"]
+    assert group.consumer_details[0].pending == 2
+    assert stream.usage.hints == {"consumer_groups": "yes"}
+
+    timed = by[("events:by_time", "zset")]
+    assert (timed.facts.score_min, timed.facts.score_max) == (1_700_000_000, 1_700_000_540)
+    assert timed.usage.hints["score"] == "timestamp_s"
+    board = by[("board:scores", "zset")]
+    assert (board.facts.score_min, board.facts.score_max) == (0, 9)
+    assert "score" not in board.usage.hints
+
+    tags = by[("post:{id}:tags", "set")]
+    assert tags.facts.members_sampled == 4 and tags.facts.members_tag_like == 4
+    assert tags.usage.hints == {"set": "tags"}
+
+    lock = by[("lock:order:{id}", "string")]
+    assert lock.usage.kind is UsageKind.LOCK
+    assert lock.facts.token_values == 5

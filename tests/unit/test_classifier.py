@@ -8,8 +8,17 @@ import pytest
 
 from pgconsolidate.analyze.keypatterns import pattern_glob, pattern_regex
 from pgconsolidate.analyze.redis import classify_channel, classify_pattern, human_duration, name_words
-from pgconsolidate.analyze.sampler import size_stats, ttl_stats, value_shape
-from pgconsolidate.models import CommandStat, KeyPattern, RedisServerInfo, SizeStats, TTLStats, Usage, UsageKind
+from pgconsolidate.analyze.sampler import client_list_facts, is_tag, is_token, size_stats, ttl_stats, value_shape
+from pgconsolidate.models import (
+    CommandStat,
+    KeyPattern,
+    RedisServerInfo,
+    SizeStats,
+    StreamGroup,
+    TTLStats,
+    Usage,
+    UsageKind,
+)
 
 K = UsageKind
 
@@ -286,3 +295,94 @@ def test_human_duration() -> None:
         "1d",
         "10d",
     ]
+
+
+# --------------------------------------------------------------------------- more usage signals
+
+
+def test_lock_tokens_strengthen_lock() -> None:
+    base = facts("lock:order:{id}", n=20, ttl_ratio=1, ttl_p50=30, shapes={"text": 20}, strlen_p95=32)
+    with_tokens = base.model_copy(update={"token_values": 20})
+    plain, tokened = classify_pattern(base, QUIET), classify_pattern(with_tokens, QUIET)
+    assert plain.kind is tokened.kind is K.LOCK
+    assert tokened.confidence >= plain.confidence
+    assert any("random tokens" in e.detail for e in tokened.evidence)
+    assert not any("random tokens" in e.detail for e in plain.evidence)
+
+
+def test_set_tags_hint() -> None:
+    tags = facts("post:{id}:tags", "set", n=10).model_copy(update={"members_sampled": 40, "members_tag_like": 39})
+    ids = facts("post:{id}:likes", "set", n=10).model_copy(update={"members_sampled": 40, "members_tag_like": 3})
+    assert classify_pattern(tags, QUIET).hints == {"set": "tags"}
+    assert classify_pattern(ids, QUIET).hints == {}
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "hint"),
+    [
+        (1.7e9, 1.71e9, "timestamp_s"),
+        (1.7e12, 1.71e12, "timestamp_ms"),
+        (0, 1.7e9, None),  # a ranking that happens to reach timestamp-sized scores
+        (1.0, 99.0, None),
+        (None, None, None),
+    ],
+)
+def test_zset_timestamp_scores(low: float | None, high: float | None, hint: str | None) -> None:
+    f = facts("events:by_time", "zset", n=2).model_copy(update={"score_min": low, "score_max": high})
+    usage = classify_pattern(f, QUIET)
+    assert usage.kind is K.LEADERBOARD
+    assert usage.hints.get("score") == hint
+
+
+def test_blocked_clients_and_stream_groups_are_evidence() -> None:
+    srv = server(lpush=10, brpop=10).model_copy(update={"blocked_commands": {"brpop": 3, "xreadgroup": 2}})
+    queue = classify_pattern(facts("jobs:pending", "list", n=1), srv)
+    assert any(e.signal == "blocked_clients" and "3 clients blocked in brpop" in e.detail for e in queue.evidence)
+    group = StreamGroup(key="orders", name="billing", consumers=2, pending=5, last_delivered_id="1-0", lag=7)
+    stream = classify_pattern(facts("orders", "stream", n=1).model_copy(update={"stream_groups": [group]}), srv)
+    assert stream.hints == {"consumer_groups": "yes"}
+    details = " ".join(e.detail for e in stream.evidence)
+    assert "group 'billing', 2 consumer(s), 5 pending, last-delivered-id 1-0, lag 7" in details
+    assert "2 clients blocked in xreadgroup" in details
+
+
+def test_channel_numpat_note() -> None:
+    assert not any("NUMPAT" in e.detail for e in classify_channel("orders", 1).evidence)
+    assert any("2 pattern subscription" in e.detail for e in classify_channel("orders", 1, numpat=2).evidence)
+
+
+@pytest.mark.parametrize(
+    ("value", "token"),
+    [
+        (b"3f9a1c0e5b7d4e2fa1b2c3d4e5f60718", True),  # uuid4().hex
+        (b"0d8d4b4e-3c1f-4b1e-9a2b-1234567890ab", True),
+        (b"Xk3v9Qm2LrT8pWz1Yb6Nc0Ud", True),  # token_urlsafe
+        (b"1", False),
+        (b"abcdefghijklmnopqrstuvwxyz", False),  # no digit
+        (b"12345678901234567890", False),  # no letter
+        (b"hello world 1234567890", False),
+    ],
+)
+def test_is_token(value: bytes, token: bool) -> None:
+    assert is_token(value) is token
+
+
+@pytest.mark.parametrize(
+    ("member", "tag"),
+    [(b"redis", True), (b"new-york", True), (b"C++", True), (b"42", False), (b"x" * 40, False), (b"\xff", False)],
+)
+def test_is_tag(member: bytes, tag: bool) -> None:
+    assert is_tag(member) is tag
+
+
+def test_client_list_facts() -> None:
+    entries = [
+        {"id": "1", "flags": "b", "cmd": "brpop", "lib-name": "redis-py"},
+        {"id": "2", "flags": "b", "cmd": "brpop"},
+        {"id": "3", "flags": "b", "cmd": "xreadgroup", "lib-name": ""},
+        {"id": "4", "flags": "N", "cmd": "client|list", "lib-name": "redis-py"},
+        {"id": "5", "flags": "N", "cmd": "get"},  # Redis < 7.2: no lib-name field at all
+    ]
+    libraries, blocked = client_list_facts(entries)
+    assert libraries == {"redis-py": 2}
+    assert blocked == {"brpop": 2, "xreadgroup": 1}
