@@ -139,13 +139,23 @@ def analyze(
     redis_url: RedisOpt = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the inventory JSON here.")] = None,
     sample: Annotated[int, typer.Option(min=1, help="Keys to sample (SCAN stops there).")] = 50_000,
+    observe: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            max=3600,
+            metavar="SECONDS",
+            help="Watch INFO commandstats this long first and record per-command rates (0: off; "
+            "keep verdicts then use lifetime averages).",
+        ),
+    ] = 0.0,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Sample a live Redis keyspace and classify each usage with its evidence."""
     url = _redis(redis_url, required=True)
     assert url is not None
     with progress_for(fmt) as progress:
-        inv = commands.analyze(url, sample=sample, progress=progress)
+        inv = commands.analyze(url, sample=sample, progress=progress, observe=observe)
     text = inv.model_dump_json(indent=2)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from pgconsolidate import __version__
 from pgconsolidate.config import REDACTED, redact_text, redact_url
-from pgconsolidate.errors import PlanError, StalePlanError, UsageError
+from pgconsolidate.errors import PlanError, StalePlanError, TargetError, UsageError
 from pgconsolidate.models import (
     INVENTORY_FORMAT_VERSION,
     Inventory,
@@ -88,12 +88,18 @@ def probe(target_url: str | None) -> TargetCaps:
 # --------------------------------------------------------------------------- analyze / plan / ddl
 
 
-def analyze(redis_url: str, *, sample: int = 50_000, progress: ProgressSink | None = None) -> Inventory:
-    """Sample a live Redis database and classify its usages."""
+def analyze(
+    redis_url: str, *, sample: int = 50_000, progress: ProgressSink | None = None, observe: float = 0.0
+) -> Inventory:
+    """Sample a live Redis database and classify its usages.
+
+    ``observe`` > 0 watches INFO commandstats for that many seconds first and records per-command
+    rates in ``inventory.redis.server.observed`` (what the ``keep`` thresholds judge).
+    """
     from pgconsolidate.analyze.sampler import sample_redis
 
     with redis_connection(redis_url) as client:
-        redis_inv = sample_redis(client, redis_url, sample=sample, progress=progress)
+        redis_inv = sample_redis(client, redis_url, sample=sample, progress=progress, observe=observe)
     return Inventory(tool_version=__version__, generated_at=now_iso(), redis=redis_inv)
 
 
@@ -130,10 +136,16 @@ def make_plan(inventory: Inventory, target_url: str | None, *, schema: str = "pu
 
 
 def render_ddl(plan: Plan) -> list[str]:
-    """The DDL a plan needs, rendered offline (no connection; capabilities as recorded in the plan)."""
+    """The DDL a plan needs, rendered offline (no connection; capabilities as recorded in the plan).
+
+    pg_cron statements come last, each headed by a comment: they run in pg_cron's database
+    (``cron.database_name``), and name the target database, rendered here as ``target_database``.
+    """
+    from pgconsolidate.execute.cron import render_plan_cron
     from pgconsolidate.execute.ddl import render_plan_ddl
 
-    return render_plan_ddl(plan, None)
+    head = "-- run in pg_cron's database (cron.database_name), replacing 'target_database' by the target's name\n"
+    return render_plan_ddl(plan, None) + [head + stmt for stmt in render_plan_cron(plan, None)]
 
 
 def load_plan(path: Path) -> Plan:
@@ -198,6 +210,7 @@ def migrate(
 
     from pgconsolidate.analyze.sampler import redis_fingerprint
     from pgconsolidate.execute.copy import copy_plan
+    from pgconsolidate.execute.cron import apply_cron, render_plan_cron
     from pgconsolidate.execute.ddl import apply_ddl, render_plan_ddl
     from pgconsolidate.execute.runs import finish_run, start_run
     from pgconsolidate.pg import probe_target
@@ -211,15 +224,23 @@ def migrate(
         caps = probe_target(conn, target_url)
         check_fresh(plan, caps, redis_fingerprint(client, source_url), allow_stale=allow_stale)
         statements = render_plan_ddl(plan, caps)
+        cron = render_plan_cron(plan, caps)
+        if cron and not caps.has_pg_cron:
+            raise TargetError(
+                "the plan schedules cleanup with pg_cron, but the target has no preloaded pg_cron "
+                "(cron.database_name is not set)",
+                hint="re-run plan against this target, or set cleanup: sweep on those items",
+            )
         report = MigrateReport(
             plan=str(plan_path),
             target=redact_url(target_url) if target_url else None,
             dry_run=dry_run,
-            ddl_statements=len(statements),
+            ddl_statements=len(statements) + len(cron),
         )
         if dry_run:
             return report
         apply_ddl(conn, statements)
+        apply_cron(target_url, caps, cron)
         report.run_id = start_run(
             conn,
             caps,

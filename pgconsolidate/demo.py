@@ -93,7 +93,7 @@ def seed_demo_keyspace(client: Any, *, scale: int = 1, seed: int = 42) -> SeedSu
     for raw_key, raw_value in awkward.items():
         pipe.set(raw_key, raw_value, ex=3600)
         add("cache_page")
-    for i in range(20):  # the later-release usages: reported as review
+    for i in range(20):  # a queue, sets, a leaderboard, a stream, rate limits and locks
         pipe.rpush("queue:emails", json.dumps({"to": f"u{i}@example.com", "template": "welcome"}))
         pipe.sadd(f"tags:article:{i}", "postgres", "redis", f"t{i % 3}")
         pipe.zadd("leaderboard:global", {f"player:{i}": rng.randint(0, 10_000)})

@@ -13,7 +13,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 INVENTORY_FORMAT_VERSION = 1
 PLAN_FORMAT_VERSION = 1
@@ -43,6 +43,11 @@ class UsageKind(StrEnum):
     LEADERBOARD = "leaderboard"
     STREAM = "stream"
     PUBSUB = "pubsub"
+    FULL_TEXT = "full_text"
+    KEYWORD_LOOKUP = "keyword_lookup"
+    LOG_TIMESERIES = "log_timeseries"
+    VECTOR_SEARCH = "vector_search"
+    GEO = "geo"
     UNKNOWN = "unknown"
 
 
@@ -59,6 +64,23 @@ class Usage(Strict):
     kind: UsageKind
     confidence: float = Field(ge=0.0, le=1.0)
     evidence: list[Evidence] = Field(default_factory=list)
+    library: str | None = Field(None, description="library whose key layout this is, e.g. 'RQ', 'Celery (kombu)'")
+    hints: dict[str, str] = Field(
+        default_factory=dict,
+        description="machine-readable facts for the planner: pop_end=left|right (which end consumers pop "
+        "from), role=processing|registry|index|expiry_marker|metadata|..., score=timestamp_s|timestamp_ms, "
+        "set=tags, ... (see docs/analyzer.md)",
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_empty_extras(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave ``library``/``hints`` out when unset, so plans and inventories without them stay byte-identical."""
+        data: dict[str, Any] = handler(self)
+        if data.get("library") is None:
+            data.pop("library", None)
+        if not data.get("hints"):
+            data.pop("hints", None)
+        return data
 
 
 Verdict = Literal["migrate", "keep", "review"]
@@ -96,6 +118,27 @@ class SizeStats(Strict):
     max: int | None = None
 
 
+class StreamConsumer(Strict):
+    """One consumer of a stream consumer group (XINFO CONSUMERS)."""
+
+    name: str
+    pending: int = 0
+    idle_ms: int | None = None
+
+
+class StreamGroup(Strict):
+    """One consumer group of a sampled stream key (XINFO GROUPS); ``lag`` needs Redis >= 7.0."""
+
+    key: str
+    name: str
+    consumers: int = 0
+    pending: int = 0
+    last_delivered_id: str = "0-0"
+    entries_read: int | None = None
+    lag: int | None = None
+    consumer_details: list[StreamConsumer] = Field(default_factory=list, description="first consumers only")
+
+
 class KeyPattern(Strict):
     """A family of keys that share a shape, e.g. ``session:{uuid}``, with what the sample showed."""
 
@@ -113,11 +156,21 @@ class KeyPattern(Strict):
     encodings: dict[str, int] = Field(default_factory=dict, description="OBJECT ENCODING -> keys")
     value_shapes: dict[str, int] = Field(
         default_factory=dict,
-        description="json_object|json_array|json_scalar|integer|float|text|binary|empty -> keys (strings; "
-        "for hashes: field values)",
+        description="json_object|json_array|json_scalar|integer|float|text|binary|empty -> count of sampled "
+        "values (strings; hashes: field values; lists: items at both ends; sets: sampled members)",
     )
     hash_fields: dict[str, int] = Field(default_factory=dict, description="field -> sampled keys having it")
     binary_keys: int = Field(0, description="sampled keys whose name is not valid UTF-8")
+    token_values: int = Field(
+        0, description="sampled string values that look like random tokens (hex/UUID/base64url, 16-64 chars)"
+    )
+    score_min: float | None = Field(None, description="zsets: lowest score seen (ZRANGE 0 0 WITHSCORES per key)")
+    score_max: float | None = Field(None, description="zsets: highest score seen (ZRANGE -1 -1 WITHSCORES per key)")
+    members_sampled: int = Field(0, description="sets: members read (SRANDMEMBER, a few per key)")
+    members_tag_like: int = Field(0, description="sets: sampled members that are short words/tags")
+    stream_groups: list[StreamGroup] = Field(
+        default_factory=list, description="streams: XINFO GROUPS (+ CONSUMERS) of the first sampled keys"
+    )
 
 
 class PatternReport(Strict):
@@ -143,6 +196,21 @@ class CommandStat(Strict):
     usec_per_call: float = 0.0
 
 
+class CommandRate(Strict):
+    """Per-second rate of one command over an observation window (INFO commandstats deltas)."""
+
+    calls_per_sec: float
+    usec_per_call: float = 0.0
+
+
+class ObservedRates(Strict):
+    """``analyze --observe N``: commandstats read twice ``seconds`` apart, as rates."""
+
+    seconds: float = Field(description="measured wall time between the two INFO commandstats reads")
+    total_calls_per_sec: float = 0.0
+    commands: dict[str, CommandRate] = Field(default_factory=dict, description="command -> rate (calls > 0 only)")
+
+
 class RedisServerInfo(Strict):
     """Server-level facts from INFO, CONFIG, PUBSUB and CLIENT LIST."""
 
@@ -157,6 +225,11 @@ class RedisServerInfo(Strict):
     client_libraries: dict[str, int] = Field(default_factory=dict, description="lib-name -> connections")
     connected_clients: int = 0
     blocked_clients: int = 0
+    blocked_commands: dict[str, int] = Field(
+        default_factory=dict, description="CLIENT LIST: blocked clients (flag b) per command, e.g. brpop -> 4"
+    )
+    uptime_seconds: int = Field(0, description="INFO server uptime_in_seconds (lifetime commandstats window)")
+    observed: ObservedRates | None = Field(None, description="set by analyze --observe SECONDS")
 
 
 class SampleInfo(Strict):
@@ -187,7 +260,7 @@ class Inventory(Strict):
     tool_version: str
     generated_at: str = Field(description="ISO-8601 UTC")
     redis: RedisInventory | None = None
-    elasticsearch: dict[str, Any] | None = Field(None, description="reserved for the Elasticsearch source")
+    elasticsearch: EsInventory | None = None
 
 
 # --------------------------------------------------------------------------- target capabilities
@@ -203,6 +276,10 @@ class TargetCaps(Strict):
     system_identifier: str
     extensions_installed: dict[str, str] = Field(default_factory=dict, description="name -> version")
     extensions_available: dict[str, str] = Field(default_factory=dict, description="name -> default version")
+    cron_database: str | None = Field(
+        None,
+        description="cron.database_name when pg_cron is preloaded (its jobs are created there), else None",
+    )
     fingerprint: str
 
     @property
@@ -214,6 +291,11 @@ class TargetCaps(Strict):
     def has_uuidv7(self) -> bool:
         """``uuidv7()`` is built in from PostgreSQL 18 on."""
         return self.server_version_num >= 180000
+
+    @property
+    def has_pg_cron(self) -> bool:
+        """pg_cron can schedule jobs: the extension exists and is preloaded (``cron.database_name`` is set)."""
+        return self.can_use("pg_cron") and bool(self.cron_database)
 
     def can_use(self, extension: str) -> bool:
         """True when the extension is installed, or available to ``CREATE EXTENSION``."""
@@ -274,7 +356,7 @@ class PlanItem(Strict):
     """One decision: a source usage, its verdict and (for ``migrate``) its target construct."""
 
     id: str = Field(description="stable id, derived from the source (kind, db, pattern)")
-    source: RedisSource | RedisChannelSource = Field(discriminator="kind")
+    source: RedisSource | RedisChannelSource | EsSource = Field(discriminator="kind")
     usage: Usage
     verdict: Verdict
     reason: str = Field(description="why this verdict; for review: the question to answer")
@@ -355,7 +437,10 @@ class ItemCopyResult(Strict):
 
     item_id: str
     table: str
-    mode: Literal["copy", "upsert", "skipped"] = Field(description="copy: fast first load; upsert: re-run/resume")
+    mode: Literal["copy", "upsert", "skipped"] = Field(
+        description="copy: fast first load; upsert: re-run/resume; skipped: done already, or nothing to copy"
+    )
+    keys: int = Field(0, description="Redis keys copied (one row each, or many for sets, zsets, lists, streams)")
     rows: int = 0
     vanished: int = Field(0, description="keys SCAN returned that expired/were deleted before they were read")
     unmatched: int = Field(0, description="keys the glob returned that belong to no item's regex")
@@ -425,3 +510,12 @@ class ParityReport(Strict):
     def ok(self) -> bool:
         """True when every item matched."""
         return all(it.ok for it in self.items)
+
+
+# The Elasticsearch models live in their own module (they import Strict and Usage from here);
+# the Inventory and PlanItem annotations above name them, resolved now that both modules exist.
+from pgconsolidate.models_es import EsInventory, EsSource  # noqa: E402
+
+Inventory.model_rebuild()
+PlanItem.model_rebuild()
+Plan.model_rebuild()

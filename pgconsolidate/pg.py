@@ -75,6 +75,10 @@ def probe_target(conn: psycopg.Connection, url: str | None) -> TargetCaps:
         installed = {str(name): str(ver) for name, ver in cur.fetchall()}
         cur.execute("SELECT name, coalesce(default_version, '') FROM pg_available_extensions ORDER BY name")
         available = {str(name): str(ver) for name, ver in cur.fetchall()}
+        # Only a preloaded pg_cron defines this setting; its jobs live in that one database.
+        cur.execute("SELECT current_setting('cron.database_name', true)")
+        cron_row = cur.fetchone()
+        cron_database = str(cron_row[0]) if cron_row and cron_row[0] else None
     return TargetCaps(
         url=redact_url(url) if url is not None else None,
         server_version=version.split(" ", 1)[0],
@@ -83,6 +87,7 @@ def probe_target(conn: psycopg.Connection, url: str | None) -> TargetCaps:
         system_identifier=system_identifier,
         extensions_installed=installed,
         extensions_available=available,
+        cron_database=cron_database,
         fingerprint=target_fingerprint(system_identifier, database, version_num // 10000, installed),
     )
 

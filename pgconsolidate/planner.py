@@ -12,11 +12,21 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from pgconsolidate import __version__
+from pgconsolidate.analyze.thresholds import keep_reason
 from pgconsolidate.config import redact_url
-from pgconsolidate.mappings._common import MAX_IDENT_BYTES
+from pgconsolidate.mappings import (
+    advisory_lock,
+    leaderboard,
+    notify_channel,
+    queue_pgmq,
+    rate_limit,
+    set_members,
+    stream_table,
+)
+from pgconsolidate.mappings._common import MAX_IDENT_BYTES, PlanChoice
 from pgconsolidate.models import (
     CopyOptions,
     Inventory,
@@ -28,6 +38,7 @@ from pgconsolidate.models import (
     PlanTarget,
     RedisChannelSource,
     RedisInventory,
+    RedisServerInfo,
     RedisSource,
     TargetCaps,
     TargetSpec,
@@ -53,15 +64,17 @@ BIG_VALUE_BYTES = 64 * 1024
 
 _LUA_COMMANDS = ("eval", "evalsha", "eval_ro", "evalsha_ro", "fcall", "fcall_ro")
 
-_LATER: dict[UsageKind, str] = {
-    UsageKind.RATE_LIMIT: "a table (key, window_start, count) with a check-and-increment function",
-    UsageKind.LOCK: "PostgreSQL advisory locks (guidance only; no data to copy)",
-    UsageKind.QUEUE: "a pgmq queue (or a SKIP LOCKED table)",
-    UsageKind.SET: "a table (set_key, member) with a composite primary key",
-    UsageKind.LEADERBOARD: "a table (board, member, score) with an index on (board, score DESC)",
-    UsageKind.STREAM: "pgmq or an append-only table with a consumer-groups table",
-    UsageKind.PUBSUB: "LISTEN/NOTIFY (payloads are limited to 8000 bytes)",
+# Usage kind -> (Redis types the mapping reads, mapping name, the mapping's module).
+_COLLECTION_RULES: dict[UsageKind, tuple[frozenset[str], str, Any]] = {
+    UsageKind.SET: (frozenset({"set"}), "set_members", set_members),
+    UsageKind.LEADERBOARD: (frozenset({"zset"}), "leaderboard", leaderboard),
+    UsageKind.QUEUE: (frozenset({"list"}), "queue_pgmq", queue_pgmq),
+    UsageKind.STREAM: (frozenset({"stream"}), "stream_table", stream_table),
+    UsageKind.RATE_LIMIT: (frozenset({"string"}), "rate_limit", rate_limit),
+    UsageKind.LOCK: (frozenset({"string"}), "advisory_lock", advisory_lock),
 }
+
+_GLOB_SPECIAL = re.compile(r"([*?\[\]\\])")
 
 
 @dataclass
@@ -83,8 +96,10 @@ def build_plan(
         redis = inventory.redis
         sources.append(PlanSource(kind="redis", url=redact_url(redis.url), fingerprint=redis.fingerprint))
         lua_share = _lua_share(redis)
-        items.extend(_pattern_item(p, caps, schema, lua_share) for p in redis.patterns)
-        items.extend(_channel_item(ch.channel, ch.subscribers, ch.usage) for ch in redis.channels)
+        for report in redis.patterns:
+            for part in _split_queue_keys(report):
+                items.append(_pattern_item(part, caps, schema, lua_share, redis.server))
+        items.extend(_channel_item(ch.channel, ch.subscribers, ch.usage, caps, schema) for ch in redis.channels)
     _assign_table_names(items)
     items.sort(key=lambda it: it.id)
     return Plan(
@@ -138,7 +153,8 @@ def _assign_table_names(items: list[PlanItem]) -> None:
             by_name.setdefault(it.target.table, []).append(it)
     taken = set(by_name)
     for name, group in sorted(by_name.items()):
-        if len(group) < 2:
+        # pgmq queue tables are named by pgmq from the queue name (already unique by construction).
+        if len(group) < 2 or any(it.target is not None and it.target.mapping == "queue_pgmq" for it in group):
             continue
         for it in group:
             assert it.target is not None
@@ -153,17 +169,54 @@ def _assign_table_names(items: list[PlanItem]) -> None:
 # --------------------------------------------------------------------------- rules
 
 
-def _pattern_item(report: PatternReport, caps: TargetCaps, schema: str, lua_share: float) -> PlanItem:
+def _split_queue_keys(report: PatternReport) -> list[PatternReport]:
+    """A queue pattern whose every key the sample named becomes one report per key (pgmq queues are named).
+
+    Otherwise the pattern stays one item: its keys share one pgmq queue, each message keeping its
+    Redis key in ``headers.redis_key``.
+    """
+    facts = report.facts
+    keys = facts.example_keys
+    if (
+        report.usage.kind is not UsageKind.QUEUE
+        or facts.redis_type != "list"
+        or len(keys) < 2
+        or facts.estimated_keys > len(keys)
+        or facts.binary_keys
+    ):
+        return [report]
+    out = []
+    for key in keys:
+        one = facts.model_copy(
+            update={
+                "pattern": key,
+                "regex": re.escape(key),
+                "match_glob": _GLOB_SPECIAL.sub(r"\\\1", key),
+                "sampled_keys": 1,
+                "estimated_keys": 1,
+                "example_keys": [key],
+            }
+        )
+        out.append(report.model_copy(update={"facts": one}))
+    return out
+
+
+def _pattern_item(
+    report: PatternReport, caps: TargetCaps, schema: str, lua_share: float, server: RedisServerInfo | None = None
+) -> PlanItem:
     facts, usage = report.facts, report.usage
     decision = _decide(facts, usage, caps, lua_share)
+    if decision.verdict == "migrate" and server is not None:
+        why = keep_reason(usage.kind, server)
+        if why is not None:
+            decision = _Decision("keep", why, notes=decision.notes)
     target = None
     if decision.mapping is not None:
-        target = TargetSpec(
-            mapping=decision.mapping,
-            schema_name=schema,
-            table=table_name(facts.db, facts.pattern),
-            options=decision.options,
-        )
+        table_schema, table = schema, table_name(facts.db, facts.pattern)
+        if decision.mapping == "queue_pgmq":
+            # pgmq owns its tables: pgmq.q_<queue name>, named by the queue.
+            table_schema, table = "pgmq", f"q_{decision.options['queue_name']}"
+        target = TargetSpec(mapping=decision.mapping, schema_name=table_schema, table=table, options=decision.options)
     return PlanItem(
         id=item_id("redis", facts.db, facts.pattern, facts.redis_type),
         source=RedisSource(
@@ -187,14 +240,21 @@ def _pattern_item(report: PatternReport, caps: TargetCaps, schema: str, lua_shar
     )
 
 
-def _channel_item(channel: str, subscribers: int, usage: Usage) -> PlanItem:
+def _channel_item(channel: str, subscribers: int, usage: Usage, caps: TargetCaps, schema: str) -> PlanItem:
     digest = hashlib.sha256(f"redis_channel\x00{channel}".encode()).hexdigest()[:6]
+    choice = notify_channel.plan_options(channel, subscribers, usage, caps, None)
+    target = None
+    if choice.verdict == "migrate":
+        name = _fit("redis_channel_" + (slug(channel) or "channel"), channel)
+        target = TargetSpec(mapping="notify_channel", schema_name=schema, table=name, options=choice.options)
     return PlanItem(
         id=f"redis.channel.{slug(channel, '-')[:48].strip('-') or 'channel'}.{digest}",
         source=RedisChannelSource(channel=channel, subscribers=subscribers),
         usage=usage,
-        verdict="review",
-        reason=f"pub/sub mapping arrives in a later release; it would be {_LATER[UsageKind.PUBSUB]}",
+        verdict=choice.verdict,
+        reason=choice.reason,
+        target=target,
+        notes=list(choice.notes),
     )
 
 
@@ -212,8 +272,10 @@ def _decide(facts: KeyPattern, usage: Usage, caps: TargetCaps, lua_share: float)
             f"the usage of these {facts.redis_type} keys could not be classified: what does the application "
             "use them for? Set the verdict (and a target) by hand, or keep them on Redis",
         )
+    elif kind in _COLLECTION_RULES:
+        decision = _decide_by_mapping(facts, usage, caps)
     else:
-        decision = _Decision("review", f"{kind.value} mapping arrives in a later release; it would be {_LATER[kind]}")
+        decision = _Decision("review", f"no mapping for {kind.value} usages; how does the application use these keys?")
     if decision.verdict == "migrate" and lua_share >= LUA_NOTE_SHARE:
         decision.notes.append(
             f"Lua is {lua_share:.0%} of the server's commands: check that no script reads or writes these keys"
@@ -237,6 +299,26 @@ def _decide_ttl_store(facts: KeyPattern, kind: UsageKind, caps: TargetCaps) -> _
             f"{kind.value} data that the application can rebuild",
         )
     return decision
+
+
+def _decide_by_mapping(facts: KeyPattern, usage: Usage, caps: TargetCaps) -> _Decision:
+    """Ask the usage's mapping module (``plan_options``), after checking the Redis type fits it."""
+    types, mapping, module = _COLLECTION_RULES[usage.kind]
+    if facts.redis_type not in types:
+        return _Decision(
+            "review",
+            f"{usage.kind.value} usage on Redis {facts.redis_type} keys: the {mapping} mapping reads "
+            f"{', '.join(sorted(types))} keys; how does the application read these?",
+        )
+    choice: PlanChoice = module.plan_options(facts, usage, caps)
+    verdict = cast(Verdict, choice.verdict)
+    return _Decision(
+        verdict,
+        choice.reason,
+        mapping if verdict == "migrate" else None,
+        dict(choice.options),
+        list(choice.notes),
+    )
 
 
 def _decide_document(facts: KeyPattern, kind: UsageKind, caps: TargetCaps) -> _Decision:
@@ -321,19 +403,19 @@ def _key_notes(facts: KeyPattern) -> list[str]:
 def _cleanup(facts: KeyPattern, caps: TargetCaps) -> str:
     if facts.ttl.with_ttl == 0:
         return "none"
-    return "pg_cron" if caps.can_use("pg_cron") else "sweep"
+    return "pg_cron" if caps.has_pg_cron else "sweep"
 
 
 def _cleanup_notes(cleanup: str, caps: TargetCaps) -> list[str]:
     if cleanup == "pg_cron":
-        where = "installed" if "pg_cron" in caps.extensions_installed else "available"
         return [
-            f"expired rows deleted every minute by a pg_cron job (pg_cron is {where}; it must be in "
-            "shared_preload_libraries); readers use the <table>_live view"
+            f"expired rows deleted every minute by a pg_cron job, scheduled from database "
+            f"'{caps.cron_database}' (cron.database_name) to run in this one; readers use the <table>_live view"
         ]
     if cleanup == "sweep":
         return [
-            "pg_cron is not available on the target: expired rows are deleted by `pgconsolidate sweep` "
+            "pg_cron is not available (or not preloaded) on the target: expired rows are deleted by "
+            "`pgconsolidate sweep` "
             "(schedule it); readers use the <table>_live view"
         ]
     return ["no sampled key has a TTL: no cleanup job"]

@@ -20,6 +20,7 @@ import jinja2
 from psycopg import sql
 
 DDL_BLOCK_PREFIX = "ddl_"
+CRON_BLOCK_PREFIX = "cron_"
 
 
 def templates_dir() -> Path:
@@ -60,16 +61,25 @@ def _render(template: jinja2.Template, block: str, context: dict[str, Any]) -> s
     return "\n".join(line.rstrip() for line in text.strip().splitlines() if line.strip())
 
 
-def render_statements(mapping: str, context: dict[str, Any]) -> list[str]:
-    """The mapping's DDL statements (``ddl_*`` blocks, template order, empty ones dropped)."""
+def render_statements(mapping: str, context: dict[str, Any], prefix: str = DDL_BLOCK_PREFIX) -> list[str]:
+    """The mapping's statements in blocks named ``<prefix>*`` (template order, empty ones dropped).
+
+    ``ddl_*`` blocks run in the target database; ``cron_*`` blocks (pg_cron scheduling) run in
+    pg_cron's own database (``cron.database_name``), the only one where the extension can live.
+    """
     template = environment().get_template(template_name(mapping))
     out = []
     for block in template.blocks:
-        if block.startswith(DDL_BLOCK_PREFIX):
+        if block.startswith(prefix):
             stmt = _render(template, block, context)
             if stmt:
                 out.append(stmt)
     return out
+
+
+def has_block(mapping: str, block: str) -> bool:
+    """True when the mapping's template defines ``block`` (e.g. ``sweep``: only tables with expiries)."""
+    return block in environment().get_template(template_name(mapping)).blocks
 
 
 def render_block(mapping: str, block: str, context: dict[str, Any]) -> str:

@@ -350,12 +350,24 @@ def verify_item(
     ``sample`` overrides ``item.verify.sample``; the same ``seed`` gives the same sample on an
     unchanged keyspace. Read-only on both sides.
     """
-    if item.target is None or not isinstance(item.source, models.RedisSource):
-        raise UsageError(f"item {item.id} has no Redis source and target table to verify")
+    if item.target is None:
+        raise UsageError(f"item {item.id} has no target to verify")
     sink: ProgressSink = progress or NullProgress()
     started = time.perf_counter()
     mapping = get_mapping(item.target.mapping)
+    if not isinstance(item.source, models.RedisSource) and getattr(mapping, "copies_data", True):
+        raise UsageError(f"item {item.id} has no Redis source to verify")
+    if not getattr(mapping, "copies_data", True):
+        # DDL-only constructs (locks, pub/sub): nothing was copied, so there is nothing to compare.
+        return models.ItemParity(
+            item_id=item.id,
+            table=f"{item.target.schema_name}.{item.target.table}",
+            source_count=0,
+            target_count=0,
+            checked=0,
+        )
     size = item.verify.sample if sample is None else sample
+    assert isinstance(item.source, models.RedisSource)
     findings = _Findings(show_values=show_values, max_examples=max_examples)
     try:
         table = _describe_table(pg_conn, item, mapping)
@@ -474,7 +486,8 @@ class _Verifier:
             return
         key = self.table.key_sql
         # Rows about to expire may already be gone from Redis: leave them to the TTL check.
-        live = self.table.live_filter(self.tolerance)
+        # A NULL key (e.g. a pgmq message sent after cutover, with no redis_key header) is not Redis data.
+        live = sql.SQL("{} AND {} IS NOT NULL").format(self.table.live_filter(self.tolerance), key)
         distinct = sql.SQL("DISTINCT ") if self.table.members is not None else sql.SQL("")
         if size is None:
             self._extras_streamed(sql.SQL("SELECT {}{} FROM {} WHERE {}").format(distinct, key, self.table.ident, live))

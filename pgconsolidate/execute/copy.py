@@ -191,14 +191,16 @@ def copy_item(
     already has rows, so re-running is idempotent). ``rows`` in the result counts the rows written
     by this call. The target table must exist (DDL is applied before copying).
     """
-    if item.target is None or not isinstance(item.source, models.RedisSource):
-        raise UsageError(f"item {item.id} has no Redis source and target table to copy")
+    if item.target is None:
+        raise UsageError(f"item {item.id} has no target to copy into")
     sink: ProgressSink = progress or NullProgress()
     mapping: Mapping = get_mapping(item.target.mapping)
     target = _Target.of(item)
     if not getattr(mapping, "copies_data", True):
         # DDL-only mappings (locks, pub/sub channels): the construct is the migration, no data moves.
         return models.ItemCopyResult(item_id=item.id, table=target.display, mode="skipped")
+    if not isinstance(item.source, models.RedisSource):
+        raise UsageError(f"item {item.id} has no Redis source to copy")
     started = time.perf_counter()
     _settle(pg_conn)
     try:
@@ -235,7 +237,7 @@ def copy_item(
                 writer = _Writer(pg_conn, item, target, list(mapping.columns(item)), col_types, to_row, encode)
             if mode == "upsert":
                 writer.ensure_staging()
-            rows = vanished = unmatched = 0
+            rows = keys = vanished = unmatched = 0
             sink.start(item.id, item.source.estimated_keys or None)
             with closing(_read_batches(redis_client, item, mapping, start_cursor)) as batches:
                 for batch in batches:
@@ -243,6 +245,7 @@ def copy_item(
                     unmatched += batch.unmatched
                     if batch.records:
                         rows += writer.write(batch, upsert=(mode == "upsert"))
+                        keys += len(batch.records)
                     sink.advance(item.id, batch.keys)
             _rebuild_deferred(pg_conn, target, item.id, sink)
             with pg_conn.transaction():
@@ -257,6 +260,7 @@ def copy_item(
         item_id=item.id,
         table=target.display,
         mode="upsert" if mode == "upsert" else "copy",
+        keys=keys,
         rows=rows,
         vanished=vanished,
         unmatched=unmatched,

@@ -10,14 +10,20 @@ parsed too. Not checked: PL/pgSQL bodies (sqlglot has no PL/pgSQL grammar) and s
 sqlglot only knows as an opaque command (``CREATE EXTENSION``) - those are accepted only from
 the short allow-list below. The check catches template mistakes (unbalanced parentheses, a
 missing comma, an unquoted name); semantic errors are PostgreSQL's to report at apply time.
+
+Installer steps: a statement that is exactly one comment line ``-- pgconsolidate:install <name> ...``
+stands for a packaged install script too long to print (pgmq's SQL-only install: ~2,200 lines).
+``pgconsolidate ddl`` prints the line; :func:`apply_ddl` runs the registered installer in its place,
+inside the same transaction (the installer guards itself: it skips what is already installed).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import psycopg
 import sqlglot
@@ -29,12 +35,37 @@ from pgconsolidate import templating
 from pgconsolidate.errors import PlanError, TargetError
 from pgconsolidate.mappings import get_mapping
 from pgconsolidate.mappings._common import ident
+from pgconsolidate.mappings.queue_pgmq import install_pgmq_sql
 from pgconsolidate.models import Plan, PlanItem, TargetCaps
 
 _OPAQUE_ALLOWED = ("CREATE EXTENSION IF NOT EXISTS",)
 """Statements sqlglot parses only as an opaque Command that we accept unchecked."""
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+INSTALLER_PREFIX = "-- pgconsolidate:install "
+"""How an installer step starts: the prefix, then the installer's name and a description."""
+
+_INSTALLER_LINE = re.compile(r"-- pgconsolidate:install (?P<name>[a-z0-9_]+)(?: [^\n]*)?")
+
+INSTALLERS: dict[str, Callable[[psycopg.Connection[Any]], object]] = {"pgmq": install_pgmq_sql}
+"""Installer steps by name: each runs in the DDL transaction and skips what already exists."""
+
+
+def installer_name(stmt: str) -> str | None:
+    """The installer an installer-step statement names (None for ordinary statements).
+
+    TargetError for a line that looks like one but names no registered installer.
+    """
+    if not stmt.startswith(INSTALLER_PREFIX):
+        return None
+    match = _INSTALLER_LINE.fullmatch(stmt)
+    if match is None or match["name"] not in INSTALLERS:
+        raise TargetError(
+            f"unknown installer step: {_one_line(stmt)}",
+            hint=f"known installers: {', '.join(sorted(INSTALLERS))}",
+        )
+    return match["name"]
 
 
 def render_item_ddl(item: PlanItem, caps: TargetCaps | None) -> list[str]:
@@ -61,12 +92,15 @@ def sweep_sql(item: PlanItem) -> str:
 def sweep_statements(plan: Plan) -> list[tuple[str, sql.SQL]]:
     """``(schema.table, DELETE of expired rows)`` for every migrated item, sorted by item id.
 
-    Every mapping's table has ``expires_at``, so sweeping is always correct; items planned with
-    ``cleanup: none`` simply have nothing to delete.
+    Every mapping whose template has a ``sweep`` block has ``expires_at``, so sweeping is always
+    correct; items planned with ``cleanup: none`` simply have nothing to delete. Mappings without
+    expiring rows (queues, DDL-only constructs) have no ``sweep`` block and are skipped.
     """
     out: list[tuple[str, sql.SQL]] = []
     for item in sorted(plan.migratable(), key=lambda it: it.id):
         assert item.target is not None
+        if not templating.has_block(item.target.mapping, "sweep"):
+            continue
         # The text comes from our template with psycopg-quoted names: safe to wrap as SQL.
         stmt = sql.SQL(sweep_sql(item))
         out.append((f"{item.target.schema_name}.{item.target.table}", stmt))
@@ -92,7 +126,15 @@ def render_plan_ddl(plan: Plan, caps: TargetCaps | None = None) -> list[str]:
 
 
 def check_statement(stmt: str, *, what: str) -> None:
-    """Parse ``stmt`` as PostgreSQL with sqlglot; TargetError naming ``what`` and the statement."""
+    """Parse ``stmt`` as PostgreSQL with sqlglot; TargetError naming ``what`` and the statement.
+
+    An installer step (see the module docstring) is accepted when it names a registered installer.
+    """
+    try:
+        if installer_name(stmt) is not None:
+            return
+    except TargetError as exc:
+        raise TargetError(f"{what}: {exc.message}", hint=exc.hint) from None
     with _quiet_sqlglot():
         try:
             tree = sqlglot.parse_one(stmt, read="postgres")
@@ -114,13 +156,18 @@ def apply_ddl(conn: psycopg.Connection[object], statements: Sequence[str]) -> in
     """Run ``statements`` in one transaction (all or nothing); return how many ran.
 
     A failure rolls everything back and raises TargetError with PostgreSQL's message and the statement.
+    An installer step runs its installer in the same transaction (and counts as one statement).
     """
     done = 0
     try:
         with conn.transaction():
             for stmt in statements:
                 try:
-                    conn.execute(stmt.encode("utf-8"))
+                    installer = installer_name(stmt)
+                    if installer is not None:
+                        INSTALLERS[installer](conn)
+                    else:
+                        conn.execute(stmt.encode("utf-8"))
                 except psycopg.Error as exc:
                     msg = _one_line(exc.diag.message_primary or str(exc))
                     raise TargetError(f"DDL failed: {msg}: {_one_line(stmt)}") from None

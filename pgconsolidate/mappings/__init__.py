@@ -10,13 +10,30 @@ from __future__ import annotations
 import difflib
 
 from pgconsolidate.errors import PlanError
+from pgconsolidate.mappings.advisory_lock import AdvisoryLock
 from pgconsolidate.mappings.base import Canonical, Mapping, SourceRecord
 from pgconsolidate.mappings.counter import Counter
 from pgconsolidate.mappings.hash_jsonb import HashJsonb
 from pgconsolidate.mappings.kv_table import KvTable
+from pgconsolidate.mappings.leaderboard import Leaderboard
+from pgconsolidate.mappings.notify_channel import NotifyChannel
+from pgconsolidate.mappings.queue_pgmq import QueuePgmq
+from pgconsolidate.mappings.rate_limit import RateLimit
 from pgconsolidate.mappings.set_members import SetMembers
+from pgconsolidate.mappings.stream_table import StreamTable
 
-MAPPINGS: tuple[Mapping, ...] = (KvTable(), HashJsonb(), Counter(), SetMembers())
+MAPPINGS: tuple[Mapping, ...] = (
+    KvTable(),
+    HashJsonb(),
+    Counter(),
+    RateLimit(),
+    SetMembers(),
+    Leaderboard(),
+    QueuePgmq(),
+    StreamTable(),
+    NotifyChannel(),
+    AdvisoryLock(),
+)
 """Every mapping of this release, in display order."""
 
 _BY_NAME: dict[str, Mapping] = {m.name: m for m in MAPPINGS}

@@ -11,7 +11,7 @@ import json
 import struct
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar, Generic, Literal, TypeVar, cast
+from typing import Any, ClassVar, Generic, Literal, NamedTuple, TypeVar, cast
 
 from psycopg import sql
 from pydantic import BaseModel, ConfigDict
@@ -29,6 +29,9 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS = timedelta(milliseconds=1)
 
 Cleanup = Literal["pg_cron", "sweep", "none"]
+
+OFFLINE_DATABASE = "target_database"
+"""The database name rendered into pg_cron statements when no target was probed (``pgconsolidate ddl``)."""
 KeyType = Literal["text", "bytea"]
 
 OptionsT = TypeVar("OptionsT", bound=BaseModel)
@@ -101,13 +104,17 @@ def parse_options(model: type[OptionsT], item: PlanItem) -> OptionsT:
 def common_context(item: PlanItem, caps: TargetCaps | None) -> dict[str, Any]:
     """Template variables every mapping shares: quoted table, derived object names, target facts."""
     t = target_of(item)
+    # pg_cron jobs live in cron.database_name and run against the target database by name; job
+    # names are server-wide, so they carry the target database too.
+    database = caps.database if caps is not None else OFFLINE_DATABASE
     return {
         "item_id": item.id,
         "table": ident(t.schema_name, t.table),
         "live_view": ident(t.schema_name, derived_name(t.table, "_live")),
         "expires_index": ident(derived_name(t.table, "_expires_at_idx")),
-        "cron_job": literal(derived_name(f"pgconsolidate_cleanup_{t.schema_name}_{t.table}", "")),
+        "cron_job": literal(derived_name(f"pgconsolidate_cleanup_{database}_{t.schema_name}_{t.table}", "")),
         "cron_schedule": literal("* * * * *"),
+        "cron_target_database": literal(database),
         "has_uuidv7": caps.has_uuidv7 if caps is not None else False,
         "server_major": caps.major if caps is not None else None,
     }
@@ -412,3 +419,22 @@ class MappingBase(Generic[OptionsT]):
     def to_row(self, record: SourceRecord, item: PlanItem) -> tuple[Any, ...]:
         """The COPY row for ``record``; DataError when a value does not fit its column."""
         return self._converters.get(item, self.row_converter)(record)
+
+
+# --------------------------------------------------------------------------- planner hand-off
+
+
+class PlanChoice(NamedTuple):
+    """What a mapping's ``plan_options`` decides for one usage: verdict, reason, options, notes."""
+
+    verdict: str
+    reason: str
+    options: dict[str, Any]
+    notes: list[str]
+
+
+def choose_cleanup(ttl_keys: int, caps: TargetCaps) -> Cleanup:
+    """``pg_cron`` when keys expire and the target has pg_cron, ``sweep`` without it, else ``none``."""
+    if ttl_keys == 0:
+        return "none"
+    return "pg_cron" if caps.has_pg_cron else "sweep"

@@ -59,7 +59,22 @@ class CollectionType:
 
 
 def _flat_pairs(reply: Any) -> Elements:
+    """Pairs from a RESP2 flat list, a RESP3 map (HGETALL) or RESP3 pair arrays (ZRANGE WITHSCORES).
+
+    RESP3 scores arrive as floats; they are turned back into Redis' text form so every mapping
+    sees the same bytes whichever protocol the caller's connection speaks.
+    """
+    if isinstance(reply, dict):
+        return list(reply.items())
+    if reply and isinstance(reply[0], list | tuple):
+        return [(a, _score_bytes(b)) for a, b in reply]
     return list(zip(reply[0::2], reply[1::2], strict=True))
+
+
+def _score_bytes(value: Any) -> Any:
+    if isinstance(value, float):
+        return repr(value).encode()
+    return value
 
 
 def _stream_entries(reply: Any) -> Elements:
@@ -74,6 +89,9 @@ SET = CollectionType("set", b"SCARD", lambda k: [b"SMEMBERS", k], _as_list)
 ZSET = CollectionType("zset", b"ZCARD", lambda k: [b"ZRANGE", k, b"0", b"-1", b"WITHSCORES"], _flat_pairs)
 LIST = CollectionType("list", b"LLEN", lambda k: [b"LRANGE", k, b"0", b"-1"], _as_list)
 STREAM = CollectionType("stream", b"XLEN", lambda k: [b"XRANGE", k, b"-", b"+"], _stream_entries)
+HASH = CollectionType("hash", b"HLEN", lambda k: [b"HGETALL", k], _flat_pairs)
+"""Hashes are one row per key (``hash_jsonb``) but are read the same way, so a huge hash is
+fetched with HSCAN pages instead of one HGETALL that would block Redis while it replies."""
 
 
 class ChunkedValue:
@@ -99,13 +117,14 @@ class ChunkedValue:
 
     def __iter__(self) -> Iterator[Elements]:
         kind, key, n = self.kind.redis_type, self.key, self.chunk
-        if kind == "set":
+        if kind in ("set", "hash"):
+            command = b"SSCAN" if kind == "set" else b"HSCAN"
             cursor = b"0"
             while True:
-                reply = self._call([b"SSCAN", key, cursor, b"COUNT", b"%d" % n])
-                cursor, members = reply[0], reply[1]
-                if members:
-                    yield list(members)
+                reply = self._call([command, key, cursor, b"COUNT", b"%d" % n])
+                cursor, found = reply[0], reply[1]
+                if found:
+                    yield list(found) if kind == "set" else _flat_pairs(found)
                 if cursor in (b"0", 0, "0"):
                     return
         elif kind in ("zset", "list"):

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel
 
 from pgconsolidate.mappings import _common as c
+from pgconsolidate.mappings import _members as m
 from pgconsolidate.mappings.base import Canonical, SourceRecord
 from pgconsolidate.models import PlanItem, TargetCaps
 
@@ -104,8 +105,20 @@ class HashJsonb(c.MappingBase[HashJsonbOptions]):
         return ("key", "fields", "expires_at")
 
     def read(self, client: Any, keys: Sequence[bytes], item: PlanItem, now_ms: int) -> list[SourceRecord | None]:
-        """HGETALL + PTTL per key, one pipelined round trip (an empty HGETALL means vanished)."""
-        return c.pipelined_read(client, keys, "HGETALL", now_ms, _is_empty)
+        """HLEN + expiry per key, then HGETALL of the hashes up to ``CHUNK_ELEMENTS`` fields: two round trips.
+
+        A bigger hash is read with HSCAN pages (never one HGETALL, which would block Redis while
+        it builds a huge reply) and assembled into its one row; HSCAN may repeat a field, which
+        the dict absorbs. A key that vanished or is of another type reads as ``None``.
+        """
+        out: list[SourceRecord | None] = []
+        for rec in m.read_collections(client, keys, m.HASH, now_ms):
+            if rec is None:
+                out.append(None)
+                continue
+            fields = dict(pair for window in m.chunks(rec.value) for pair in window)
+            out.append(SourceRecord(rec.key, fields, rec.expires_at_ms) if fields else None)
+        return out
 
     def row_converter(self, item: PlanItem) -> Callable[[SourceRecord], tuple[Any, ...]]:
         """A fast ``record -> row`` function for this item (options validated once)."""
@@ -158,10 +171,6 @@ class HashJsonb(c.MappingBase[HashJsonbOptions]):
         else:
             decode = _utf8_or_raw
         return Canonical("hash", {k: decode(v) for k, v in fields.items()}, expires)
-
-
-def _is_empty(value: Any) -> bool:
-    return not value
 
 
 def _utf8_or_raw(value: Any) -> bytes:

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 from pgconsolidate.mappings import _common as c
 from pgconsolidate.mappings import _members as m
 from pgconsolidate.mappings.base import Canonical, SourceRecord
-from pgconsolidate.models import PlanItem, TargetCaps
+from pgconsolidate.models import KeyPattern, PlanItem, TargetCaps, Usage
 
 
 class SetMembersOptions(c.OptionsBase):
@@ -115,3 +115,40 @@ class SetMembers(m.MembersMapping[SetMembersOptions]):
     def canonical_target(self, row: Sequence[Any], item: PlanItem) -> Canonical:
         """Aggregated members back as a frozenset of bytes."""
         return Canonical("set", frozenset(column_bytes(x) for x in row[1]), c.datetime_to_ms(row[2]))
+
+
+TAG_LIKE_SHARE = 0.8
+"""Sets whose sampled members are at least this share short words are tag sets (member index)."""
+
+
+def plan_options(facts: KeyPattern, usage: Usage, caps: TargetCaps) -> c.PlanChoice:
+    """The planner's choice for a set usage: member/key types from the sample, a member index for tags."""
+    binary = facts.value_shapes.get("binary", 0)
+    tags = usage.hints.get("set") == "tags" or (
+        facts.members_sampled > 0 and facts.members_tag_like / facts.members_sampled >= TAG_LIKE_SHARE
+    )
+    cleanup = c.choose_cleanup(facts.ttl.with_ttl, caps)
+    options: dict[str, Any] = {
+        "key_type": "bytea" if facts.binary_keys else "text",
+        "member_type": "bytea" if binary else "text",
+        "member_index": tags,
+        "cleanup": cleanup,
+    }
+    elements = facts.elements
+    notes = [
+        f"members per set: p50 {elements.p50 or 0:,.0f}, max {elements.max or 0:,}; SISMEMBER becomes a primary-key "
+        "probe, SMEMBERS an index range scan, SINTER/SUNION plain SQL INTERSECT/UNION",
+    ]
+    if tags:
+        notes.append("members look like tags: an index on member answers 'which sets contain X' (Redis cannot)")
+    if binary:
+        notes.append(f"{binary} sampled sets hold binary members: members stored as bytea")
+    if facts.binary_keys:
+        notes.append(f"{facts.binary_keys} sampled key names are not UTF-8: set_key stored as bytea")
+    if cleanup != "none":
+        notes.append(f"sets with a TTL expire as a whole: every member row carries expires_at ({cleanup} deletes them)")
+    reason = (
+        f"set keys (~{facts.estimated_keys:,}) -> (set_key, member) rows with a composite primary key"
+        + (" and a member index (tags)" if tags else "")
+    )
+    return c.PlanChoice("migrate", reason, options, notes)

@@ -50,7 +50,9 @@ def top_shapes(shapes: dict[str, int], limit: int = 2) -> str:
 
 
 def usage_label(usage: Usage) -> str:
-    """``session (0.90)``."""
+    """``session (0.90)``, or ``queue (0.97, RQ)`` when the key layout is a known library's."""
+    if usage.library:
+        return f"{usage.kind.value} ({usage.confidence:.2f}, {usage.library})"
     return f"{usage.kind.value} ({usage.confidence:.2f})"
 
 

@@ -115,13 +115,14 @@ def migrate_report(report: MigrateReport) -> Report:
     if report.items:
         total = sum(i.rows for i in report.items)
         rep.summary.append(f"{human_count(total)} rows copied in {report.seconds:.1f}s")
-    table = Table(title="Items", columns=["id", "table", "mode", "rows", "rows/s", "vanished", "seconds"])
+    table = Table(title="Items", columns=["id", "table", "mode", "keys", "rows", "rows/s", "vanished", "seconds"])
     for it in report.items:
         table.rows.append(
             [
                 it.item_id,
                 it.table,
                 it.mode + (" (resumed)" if it.resumed else ""),
+                human_count(it.keys),
                 human_count(it.rows),
                 human_count(it.rate),
                 human_count(it.vanished),

@@ -1,7 +1,8 @@
 """Fixtures for integration tests against real Redis, PostgreSQL 18 and Elasticsearch.
 
-Service URLs come from ``PGCONSOLIDATE_TEST_REDIS_URL``, ``PGCONSOLIDATE_TEST_PG_URL`` and
-``PGCONSOLIDATE_TEST_ES_URL`` (``eval "$(bash scripts/services.sh env)"`` sets all three). A test
+Service URLs come from ``PGCONSOLIDATE_TEST_REDIS_URL``, ``PGCONSOLIDATE_TEST_PG_URL``,
+``PGCONSOLIDATE_TEST_PG15_URL`` (PostgreSQL 15 with pg_cron/pg_partman, for the extension tests)
+and ``PGCONSOLIDATE_TEST_ES_URL`` (``eval "$(bash scripts/services.sh env)"`` sets them all). A test
 whose service is not configured is skipped with the reason, except when
 ``PGCONSOLIDATE_REQUIRE_SERVICES=1`` (set by ``scripts/test.sh`` and CI): then it fails, so a
 misconfigured CI can never go green by skipping everything.
@@ -27,6 +28,7 @@ from psycopg import sql
 
 ENV_REDIS = "PGCONSOLIDATE_TEST_REDIS_URL"
 ENV_PG = "PGCONSOLIDATE_TEST_PG_URL"
+ENV_PG15 = "PGCONSOLIDATE_TEST_PG15_URL"
 ENV_ES = "PGCONSOLIDATE_TEST_ES_URL"
 ENV_REQUIRE = "PGCONSOLIDATE_REQUIRE_SERVICES"
 
@@ -138,6 +140,29 @@ def pg_url(pg_admin_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(pg_admin_url, autocommit=True) as conn:
             # WITH (FORCE) terminates sessions a test (or the code under test) left open.
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+# --------------------------------------------------------------------------------------------
+# PostgreSQL 15 with pg_cron and pg_partman (only the extension tests use it)
+
+
+@pytest.fixture(scope="session")
+def pg15_admin_url() -> str:
+    """URL of the PostgreSQL 15 server's ``postgres`` database (also its ``cron.database_name``)."""
+    return _service_url(ENV_PG15, "PostgreSQL 15 (pg_cron, pg_partman)")
+
+
+@pytest.fixture
+def pg15_url(pg15_admin_url: str) -> Iterator[str]:
+    """URL of a fresh, empty database on the PostgreSQL 15 server, dropped (forcefully) afterwards."""
+    name = f"{_TEST_DB_PREFIX}{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(pg15_admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield _with_path(pg15_admin_url, name)
+    finally:
+        with psycopg.connect(pg15_admin_url, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 

@@ -83,8 +83,24 @@ def test_end_to_end_tables_persistence_and_data(pipeline: dict[str, Any]) -> Non
     verdicts = {it.usage.kind: it.verdict for it in plan.items}
     for kind in (UsageKind.SESSION, UsageKind.CACHE, UsageKind.COUNTER, UsageKind.OBJECT_HASH, UsageKind.JSON_DOCUMENT):
         assert verdicts.get(kind) == "migrate", (kind, verdicts)
-    for kind in (UsageKind.QUEUE, UsageKind.LEADERBOARD, UsageKind.STREAM):
-        assert verdicts.get(kind) == "review", (kind, verdicts)
+    for kind in (UsageKind.QUEUE, UsageKind.LEADERBOARD, UsageKind.STREAM, UsageKind.SET, UsageKind.LOCK):
+        assert verdicts.get(kind) == "migrate", (kind, verdicts)
+
+    # Collections: every element arrived, as many rows per key; locks copy nothing.
+    copied_rows = {i["item_id"]: (i["mode"], i["keys"], i["rows"]) for i in pipeline["migrate"]["items"]}
+    queue = item_for(plan, "queue:emails", UsageKind.QUEUE)
+    assert queue.target is not None and queue.target.mapping == "queue_pgmq"
+    assert copied_rows[queue.id] == ("copy", 1, 20)
+    assert copied_rows[item_for(plan, "tags:", UsageKind.SET).id] == ("copy", 20, 60)
+    assert copied_rows[item_for(plan, "leaderboard:", UsageKind.LEADERBOARD).id] == ("copy", 1, 20)
+    assert copied_rows[item_for(plan, "events:", UsageKind.STREAM).id] == ("copy", 1, 20)
+    assert copied_rows[item_for(plan, "lock:", UsageKind.LOCK).id][0] == "skipped"
+    with psycopg.connect(pipeline["pg_url"]) as conn:
+        # pgmq pops in the order the plan says Redis consumers pop (the demo's messages are JSON).
+        assert queue.target.options["payload"] == "json"
+        head = 0 if queue.target.options["pop_end"] == "left" else -1
+        popped = conn.execute("SELECT message FROM pgmq.pop(%s)", (queue.target.options["queue_name"],)).fetchone()
+        assert popped is not None and popped[0] == json.loads(redis_client.lindex("queue:emails", head))
 
     sessions = item_for(plan, "session:", UsageKind.SESSION)
     users = item_for(plan, "user:", UsageKind.OBJECT_HASH)

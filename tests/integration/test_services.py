@@ -63,6 +63,31 @@ def test_postgres_refuses_a_wrong_password(pg_admin_url: str) -> None:
         psycopg.connect(bad, connect_timeout=5).close()
 
 
+def test_postgres15_has_pg_cron_preloaded_and_pg_partman(pg15_url: str, pg15_admin_url: str) -> None:
+    assert urlsplit(pg15_url).path != urlsplit(pg15_admin_url).path, "pg15_url must be a database of its own"
+    with psycopg.connect(pg15_url, autocommit=True) as conn:
+        row = conn.execute("SHOW server_version_num").fetchone()
+        assert row is not None and 150000 <= int(row[0]) < 160000
+        preload = conn.execute("SHOW shared_preload_libraries").fetchone()
+        assert preload is not None and "pg_cron" in [lib.strip() for lib in str(preload[0]).split(",")]
+        # pg_cron schedules from this one database; the extension tests rely on it being `postgres`.
+        assert conn.execute("SHOW cron.database_name").fetchone() == ("postgres",)
+        available: dict[str, str] = dict(
+            conn.execute(
+                "SELECT name, default_version FROM pg_available_extensions WHERE name IN ('pg_cron', 'pg_partman')"
+            ).fetchall()
+        )
+        assert set(available) == {"pg_cron", "pg_partman"}, available
+        # schedule_in_database (jobs for databases other than cron.database_name) needs pg_cron 1.4.
+        assert tuple(int(p) for p in available["pg_cron"].replace("-", ".").split(".")[:2]) >= (1, 4)
+    bad = urlsplit(pg15_admin_url)
+    password = url_password(pg15_admin_url)
+    assert password, "the PostgreSQL 15 test server must require a password too"
+    wrong = urlunsplit(bad._replace(netloc=f"{bad.username}:{password}-wrong@{bad.hostname}:{bad.port}"))
+    with pytest.raises(psycopg.OperationalError, match="password authentication failed"):
+        psycopg.connect(wrong, connect_timeout=5).close()
+
+
 def test_elasticsearch_is_9_and_healthy(es_url: str) -> None:
     es = Elasticsearch(es_url, request_timeout=30)
     try:

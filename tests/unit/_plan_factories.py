@@ -24,10 +24,18 @@ from pgconsolidate.models import (
 
 
 def caps(
-    *, version_num: int = 180006, installed: dict[str, str] | None = None, available: dict[str, str] | None = None
+    *,
+    version_num: int = 180006,
+    installed: dict[str, str] | None = None,
+    available: dict[str, str] | None = None,
+    cron_database: str | None = "postgres",
 ) -> TargetCaps:
-    """Capabilities of a PostgreSQL target (18.6 by default, plpgsql installed, vector available)."""
+    """Capabilities of a PostgreSQL target (18.6 by default, plpgsql installed, vector available).
+
+    ``cron_database`` applies only when pg_cron is installed or available (as a preloaded pg_cron reports it).
+    """
     major = version_num // 10000
+    names = set(installed or {}) | set(available or {})
     return TargetCaps(
         url="postgresql://postgres:***@db.example:5432/app",
         server_version=f"{major}.{version_num % 100}",
@@ -36,6 +44,7 @@ def caps(
         system_identifier="7300000000000000001",
         extensions_installed=installed if installed is not None else {"plpgsql": "1.0"},
         extensions_available=available if available is not None else {"plpgsql": "1.0", "vector": "0.8.0"},
+        cron_database=cron_database if "pg_cron" in names else None,
         fingerprint="f" * 16,
     )
 

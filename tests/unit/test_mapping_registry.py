@@ -16,9 +16,10 @@ import pytest
 from _plan_factories import caps, item
 
 from pgconsolidate.errors import PlanError
+from pgconsolidate.execute.cron import render_item_cron
 from pgconsolidate.execute.ddl import render_item_ddl, sweep_sql
 from pgconsolidate.mappings import MAPPINGS, get_mapping, mapping_names
-from pgconsolidate.templating import template_name, templates_dir
+from pgconsolidate.templating import has_block, template_name, templates_dir
 
 TESTS = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -76,7 +77,12 @@ def render_golden(name: str) -> str:
         it = item(name, options, schema=schema, table=table, redis_type=redis_type)
         parts.append(f"-- variant: {title}")
         parts.extend(stmt + ";" for stmt in render_item_ddl(it, caps()))
-        parts.append(f"-- sweep:\n{sweep_sql(it)};")
+        cron = render_item_cron(it, caps())
+        if cron:
+            parts.append("-- in pg_cron's database (cron.database_name):")
+            parts.extend(stmt + ";" for stmt in cron)
+        if has_block(name, "sweep"):
+            parts.append(f"-- sweep:\n{sweep_sql(it)};")
     return "\n\n".join(parts) + "\n"
 
 
@@ -122,5 +128,6 @@ def test_rendering_is_deterministic_and_quotes_every_name() -> None:
     first = render_item_ddl(it, caps())
     assert first == render_item_ddl(it, caps())
     assert all('"s""; DROP TABLE x; --"' in stmt for stmt in first if "TABLE IF NOT EXISTS" in stmt)
-    schedule = next(stmt for stmt in first if "cron.schedule" in stmt)
+    assert not any("cron." in stmt for stmt in first)  # scheduling runs in pg_cron's database, not here
+    schedule = next(stmt for stmt in render_item_cron(it, caps()) if "cron.schedule" in stmt)
     assert "''); DROP TABLE y; --" in schedule  # the quote inside the job name/command is doubled

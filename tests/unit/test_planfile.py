@@ -23,7 +23,7 @@ def plan() -> Plan:
         pattern("session:{uuid}", K.SESSION, shapes={"json_object": 100}),
         pattern("views:{id}", K.COUNTER, shapes={"integer": 100}),
         pattern("user:{id}", K.OBJECT_HASH, redis_type="hash", with_ttl=0, without_ttl=10),
-        pattern("jobs:{name}", K.QUEUE, redis_type="list"),
+        pattern("misc:{name}", K.UNKNOWN, redis_type="list"),
     )
     return build_plan(inv, caps(), generated_at="2026-01-01T00:00:00+00:00")
 

@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 from _plan_factories import caps, inventory, pattern
 
-from pgconsolidate.models import PatternReport, Plan, PlanItem, TargetCaps, TargetSpec
+from pgconsolidate.models import (
+    ChannelReport,
+    CommandRate,
+    ObservedRates,
+    PatternReport,
+    Plan,
+    PlanItem,
+    TargetCaps,
+    TargetSpec,
+    Usage,
+)
 from pgconsolidate.models import UsageKind as K
 from pgconsolidate.planner import build_plan, item_id, table_name
 
@@ -112,11 +122,61 @@ def test_huge_cache_is_kept_with_numbers() -> None:
     assert "5,000,000 keys" in it.reason and "9.5 GiB" in it.reason
 
 
-@pytest.mark.parametrize("kind", [K.RATE_LIMIT, K.LOCK, K.QUEUE, K.SET, K.LEADERBOARD, K.STREAM])
-def test_later_usages_need_review_with_what_they_would_be(kind: K) -> None:
-    it = only(plan_of(pattern("x:{id}", kind)))
+@pytest.mark.parametrize(
+    ("kind", "redis_type", "shapes", "mapping"),
+    [
+        (K.SET, "set", None, "set_members"),
+        (K.LEADERBOARD, "zset", None, "leaderboard"),
+        (K.STREAM, "stream", None, "stream_table"),
+        (K.RATE_LIMIT, "string", {"integer": 100}, "rate_limit"),
+        (K.LOCK, "string", None, "advisory_lock"),
+        (K.QUEUE, "list", {"json_object": 100}, "queue_pgmq"),
+    ],
+)
+def test_every_redis_usage_has_a_mapping(kind: K, redis_type: str, shapes: dict[str, int] | None, mapping: str) -> None:
+    it = only(plan_of(pattern("x:{id}", kind, redis_type=redis_type, shapes=shapes)))
+    assert it.verdict == "migrate", it.reason
+    assert target(it).mapping == mapping
+
+
+def test_usage_on_a_type_its_mapping_cannot_read_is_review() -> None:
+    it = only(plan_of(pattern("x:{id}", K.SET, redis_type="hash")))
     assert it.verdict == "review" and it.target is None
-    assert it.reason.startswith(f"{kind.value} mapping arrives in a later release; it would be ")
+    assert "set_members mapping reads set keys" in it.reason
+
+
+def test_queue_keys_the_sample_named_become_one_pgmq_queue_each() -> None:
+    report = pattern("rq:queue:{*}", K.QUEUE, redis_type="list", shapes={"text": 2}, estimated_keys=2)
+    report.facts.example_keys = ["rq:queue:default", "rq:queue:high"]
+    plan = plan_of(report)
+    assert [it.source.pattern for it in plan.items] == ["rq:queue:default", "rq:queue:high"]  # type: ignore[union-attr]
+    tables = [(target(it).schema_name, target(it).table) for it in plan.items]
+    assert all(schema == "pgmq" and table.startswith("q_") for schema, table in tables)
+    assert len(set(tables)) == 2
+    first = plan.items[0].source
+    assert first.regex == r"rq:queue:default" and first.match_glob == "rq:queue:default"  # type: ignore[union-attr]
+
+
+def test_observed_rates_over_the_thresholds_keep_the_usage_on_redis() -> None:
+    inv = inventory(pattern("views:{id}", K.COUNTER, shapes={"integer": 100}))
+    assert inv.redis is not None
+    inv.redis.server.observed = ObservedRates(
+        seconds=10.0,
+        total_calls_per_sec=1_500_000.0,
+        commands={"incr": CommandRate(calls_per_sec=1_500_000.0, usec_per_call=1.0)},
+    )
+    it = only(build_plan(inv, caps(), generated_at="x"))
+    assert it.verdict == "keep" and it.target is None
+    assert "INCR" in it.reason and "1.5M/s" in it.reason
+
+
+def test_channel_without_measured_payloads_is_review_with_the_notify_construct() -> None:
+    inv = inventory()
+    assert inv.redis is not None
+    usage = Usage(kind=K.PUBSUB, confidence=0.95)
+    inv.redis.channels = [ChannelReport(channel="orders:created", subscribers=2, usage=usage)]
+    it = only(build_plan(inv, caps(), generated_at="x"))
+    assert it.verdict == "review" and "not measured" in " ".join([it.reason, *it.notes])
 
 
 def test_unclassified_usage_asks_the_reviewer_a_question() -> None:
@@ -154,7 +214,7 @@ def test_plan_is_deterministic_sorted_and_carries_source_and_target() -> None:
     patterns = [
         pattern("b:{id}", K.CACHE),
         pattern("a:{id}", K.COUNTER, shapes={"integer": 100}),
-        pattern("q:{id}", K.QUEUE, redis_type="list"),
+        pattern("q:{id}", K.UNKNOWN, redis_type="list"),
     ]
     plan = plan_of(*patterns)
     assert plan == plan_of(*reversed(patterns))

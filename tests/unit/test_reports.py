@@ -58,11 +58,11 @@ def test_migrate_report_rates() -> None:
         plan="p.yaml",
         target="postgresql://u:***@h/db",
         ddl_statements=4,
-        items=[ItemCopyResult(item_id="a", table="public.t", mode="copy", rows=1000, seconds=0.5)],
+        items=[ItemCopyResult(item_id="a", table="public.t", mode="copy", keys=1000, rows=1000, seconds=0.5)],
         seconds=0.6,
     )
     md = markdown.render(migrate_report(rep))
-    assert "| a | public.t | copy | 1,000 | 2,000 | 0 | 0.50 |" in md
+    assert "| a | public.t | copy | 1,000 | 1,000 | 2,000 | 0 | 0.50 |" in md
     assert "4 DDL statements applied" in md
 
 

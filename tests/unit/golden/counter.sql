@@ -27,11 +27,11 @@ SET value = CASE WHEN t.expires_at <= now() THEN excluded.value ELSE t.value + e
 RETURNING value
 $pgc$;
 
+-- in pg_cron's database (cron.database_name):
+
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 
-SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = 'pgconsolidate_cleanup_public_redis_views';
-
-SELECT cron.schedule('pgconsolidate_cleanup_public_redis_views', '* * * * *', 'DELETE FROM "public"."redis_views" WHERE expires_at <= now()');
+SELECT cron.schedule_in_database('pgconsolidate_cleanup_app_public_redis_views', '* * * * *', 'DELETE FROM "public"."redis_views" WHERE expires_at <= now()', 'app');
 
 -- sweep:
 DELETE FROM "public"."redis_views" WHERE expires_at <= now();

@@ -15,11 +15,11 @@ SELECT key, fields, expires_at
 FROM "public"."redis_sess"
 WHERE expires_at IS NULL OR expires_at > now();
 
+-- in pg_cron's database (cron.database_name):
+
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 
-SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = 'pgconsolidate_cleanup_public_redis_sess';
-
-SELECT cron.schedule('pgconsolidate_cleanup_public_redis_sess', '* * * * *', 'DELETE FROM "public"."redis_sess" WHERE expires_at <= now()');
+SELECT cron.schedule_in_database('pgconsolidate_cleanup_app_public_redis_sess', '* * * * *', 'DELETE FROM "public"."redis_sess" WHERE expires_at <= now()', 'app');
 
 -- sweep:
 DELETE FROM "public"."redis_sess" WHERE expires_at <= now();

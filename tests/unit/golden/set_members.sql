@@ -37,11 +37,11 @@ SELECT set_key, member, expires_at
 FROM "app"."redis_members"
 WHERE expires_at IS NULL OR expires_at > now();
 
+-- in pg_cron's database (cron.database_name):
+
 CREATE EXTENSION IF NOT EXISTS pg_cron;
 
-SELECT cron.unschedule(jobid) FROM cron.job WHERE jobname = 'pgconsolidate_cleanup_app_redis_members';
-
-SELECT cron.schedule('pgconsolidate_cleanup_app_redis_members', '* * * * *', 'DELETE FROM "app"."redis_members" WHERE expires_at <= now()');
+SELECT cron.schedule_in_database('pgconsolidate_cleanup_app_app_redis_members', '* * * * *', 'DELETE FROM "app"."redis_members" WHERE expires_at <= now()', 'app');
 
 -- sweep:
 DELETE FROM "app"."redis_members" WHERE expires_at <= now();
