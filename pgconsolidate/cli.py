@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 
 from pgconsolidate import __version__, commands
-from pgconsolidate.config import ENV_REDIS_URL, ENV_TARGET_URL, redact_text, resolve_url
+from pgconsolidate.config import ENV_ES_URL, ENV_REDIS_URL, ENV_TARGET_URL, redact_text, resolve_url
 from pgconsolidate.errors import ParityError, PgConsolidateError, UsageError
 from pgconsolidate.report import console as console_report
 from pgconsolidate.report import markdown
@@ -65,6 +65,13 @@ TARGET_HELP = (
     "$PGCONSOLIDATE_STATE_DIR/embedded-pg (default ./.pgconsolidate/embedded-pg)."
 )
 REDIS_HELP = f"Source Redis URL, e.g. redis://:PASSWORD@host:6379/0 (env {ENV_REDIS_URL})."
+# Same name as pgconsolidate.es.client.ENV_ES_API_KEY (not imported: it would load elasticsearch-py
+# on every CLI start).
+ENV_ES_API_KEY = "PGCONSOLIDATE_ES_API_KEY"
+ES_HELP = (
+    f"Source Elasticsearch URL, e.g. https://elastic:PASSWORD@host:9200 (env {ENV_ES_URL}, used when neither "
+    "--redis nor --es is given)."
+)
 
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Report format.")]
 TargetOpt = Annotated[str | None, typer.Option("--target", help=TARGET_HELP, show_default=False)]
@@ -149,13 +156,54 @@ def analyze(
             "keep verdicts then use lifetime averages).",
         ),
     ] = 0.0,
+    es_url: Annotated[str | None, typer.Option("--es", help=ES_HELP, show_default=False)] = None,
+    es_ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--es-ca-file", exists=True, dir_okay=False, help="CA certificate (PEM) for an https:// Elasticsearch."
+        ),
+    ] = None,
+    es_api_key: Annotated[
+        str | None,
+        typer.Option(
+            "--es-api-key",
+            envvar=ENV_ES_API_KEY,
+            show_envvar=True,
+            show_default=False,
+            help="Elasticsearch API key (the encoded form); instead of user:password in the URL.",
+        ),
+    ] = None,
+    es_indices: Annotated[
+        str, typer.Option("--es-indices", help="Elasticsearch index pattern(s) to analyze, comma-separated.")
+    ] = "*",
+    include_hidden: Annotated[
+        bool, typer.Option("--include-hidden", help="Also analyze hidden and system (.-prefixed) indices.")
+    ] = False,
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """Sample a live Redis keyspace and classify each usage with its evidence."""
-    url = _redis(redis_url, required=True)
-    assert url is not None
+    """Sample a live Redis keyspace and/or an Elasticsearch cluster; classify each usage with its evidence."""
+    if redis_url or es_url:  # sources named by flags: exactly those (an exported env URL is not added)
+        r_url, e_url = redis_url, es_url
+    else:
+        r_url = _redis(None, required=False)
+        e_url = resolve_url(None, ENV_ES_URL, what="Elasticsearch", required=False)
+        if r_url is None and e_url is None:
+            raise UsageError(
+                "nothing to analyze: no Redis or Elasticsearch URL given",
+                hint=f"pass --redis and/or --es (or set {ENV_REDIS_URL} / {ENV_ES_URL})",
+            )
     with progress_for(fmt) as progress:
-        inv = commands.analyze(url, sample=sample, progress=progress, observe=observe)
+        inv = commands.analyze(
+            r_url,
+            sample=sample,
+            progress=progress,
+            observe=observe,
+            es_url=e_url,
+            es_ca_file=str(es_ca_file) if es_ca_file else None,
+            es_api_key=es_api_key,
+            es_indices=es_indices,
+            include_hidden=include_hidden,
+        )
     text = inv.model_dump_json(indent=2)
     if output is not None:
         output.parent.mkdir(parents=True, exist_ok=True)

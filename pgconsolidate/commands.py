@@ -89,18 +89,39 @@ def probe(target_url: str | None) -> TargetCaps:
 
 
 def analyze(
-    redis_url: str, *, sample: int = 50_000, progress: ProgressSink | None = None, observe: float = 0.0
+    redis_url: str | None = None,
+    *,
+    sample: int = 50_000,
+    progress: ProgressSink | None = None,
+    observe: float = 0.0,
+    es_url: str | None = None,
+    es_ca_file: str | None = None,
+    es_api_key: str | None = None,
+    es_indices: str = "*",
+    include_hidden: bool = False,
 ) -> Inventory:
-    """Sample a live Redis database and classify its usages.
+    """Sample a live Redis database and/or an Elasticsearch cluster and classify their usages.
 
     ``observe`` > 0 watches INFO commandstats for that many seconds first and records per-command
     rates in ``inventory.redis.server.observed`` (what the ``keep`` thresholds judge).
+    ``es_indices`` narrows the Elasticsearch analysis to an index pattern; hidden and system
+    indices are skipped (and listed) unless ``include_hidden``.
     """
-    from pgconsolidate.analyze.sampler import sample_redis
+    if redis_url is None and es_url is None:
+        raise UsageError("nothing to analyze", hint="pass --redis URL and/or --es URL")
+    redis_inv = es_inv = None
+    if redis_url is not None:
+        from pgconsolidate.analyze.sampler import sample_redis
 
-    with redis_connection(redis_url) as client:
-        redis_inv = sample_redis(client, redis_url, sample=sample, progress=progress, observe=observe)
-    return Inventory(tool_version=__version__, generated_at=now_iso(), redis=redis_inv)
+        with redis_connection(redis_url) as client:
+            redis_inv = sample_redis(client, redis_url, sample=sample, progress=progress, observe=observe)
+    if es_url is not None:
+        from pgconsolidate.es.analyze import sample_es
+        from pgconsolidate.es.client import es_client
+
+        with es_client(es_url, ca_file=es_ca_file, api_key=es_api_key) as es:
+            es_inv = sample_es(es, es_url, indices=es_indices, include_hidden=include_hidden, progress=progress)
+    return Inventory(tool_version=__version__, generated_at=now_iso(), redis=redis_inv, elasticsearch=es_inv)
 
 
 def load_inventory(path: Path) -> Inventory:

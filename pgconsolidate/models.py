@@ -186,6 +186,10 @@ class ChannelReport(Strict):
     channel: str
     subscribers: int
     usage: Usage
+    messages_observed: int = Field(0, description="messages received while subscribed during --observe")
+    max_payload_bytes: int | None = Field(
+        None, description="largest payload seen during --observe (None: not measured, e.g. no --observe)"
+    )
 
 
 class CommandStat(Strict):
@@ -209,6 +213,10 @@ class ObservedRates(Strict):
     seconds: float = Field(description="measured wall time between the two INFO commandstats reads")
     total_calls_per_sec: float = 0.0
     commands: dict[str, CommandRate] = Field(default_factory=dict, description="command -> rate (calls > 0 only)")
+    channel_payloads: dict[str, tuple[int, int]] = Field(
+        default_factory=dict,
+        description="active channel -> (messages, largest payload bytes) seen while subscribed for the window",
+    )
 
 
 class RedisServerInfo(Strict):

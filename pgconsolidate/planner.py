@@ -28,6 +28,7 @@ from pgconsolidate.mappings import (
 )
 from pgconsolidate.mappings._common import MAX_IDENT_BYTES, PlanChoice
 from pgconsolidate.models import (
+    ChannelReport,
     CopyOptions,
     Inventory,
     KeyPattern,
@@ -99,7 +100,7 @@ def build_plan(
         for report in redis.patterns:
             for part in _split_queue_keys(report):
                 items.append(_pattern_item(part, caps, schema, lua_share, redis.server))
-        items.extend(_channel_item(ch.channel, ch.subscribers, ch.usage, caps, schema) for ch in redis.channels)
+        items.extend(_channel_item(ch, caps, schema) for ch in redis.channels)
     _assign_table_names(items)
     items.sort(key=lambda it: it.id)
     return Plan(
@@ -240,9 +241,10 @@ def _pattern_item(
     )
 
 
-def _channel_item(channel: str, subscribers: int, usage: Usage, caps: TargetCaps, schema: str) -> PlanItem:
+def _channel_item(report: ChannelReport, caps: TargetCaps, schema: str) -> PlanItem:
+    channel, subscribers, usage = report.channel, report.subscribers, report.usage
     digest = hashlib.sha256(f"redis_channel\x00{channel}".encode()).hexdigest()[:6]
-    choice = notify_channel.plan_options(channel, subscribers, usage, caps, None)
+    choice = notify_channel.plan_options(channel, subscribers, usage, caps, report.max_payload_bytes)
     target = None
     if choice.verdict == "migrate":
         name = _fit("redis_channel_" + (slug(channel) or "channel"), channel)

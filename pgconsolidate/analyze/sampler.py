@@ -33,6 +33,7 @@ from pgconsolidate.models import (
     ChannelReport,
     CommandRate,
     CommandStat,
+    Evidence,
     KeyPattern,
     ObservedRates,
     PatternReport,
@@ -461,20 +462,52 @@ def observe_commandstats(client: redis.Redis, seconds: float, progress: Progress
     """
     sink: ProgressSink = progress or NullProgress()
     task = f"observe: commandstats for {seconds:g}s"
+    # Subscribing to the active channels for the same window measures real payload sizes, which
+    # decide whether LISTEN/NOTIFY (8000-byte payloads) can carry them. Its own connection.
+    channels = [c for c in (_safe(client.pubsub_channels) or []) if isinstance(c, bytes | str)]
+    payloads: dict[str, list[int]] = {}
+    pubsub = client.pubsub(ignore_subscribe_messages=True) if channels else None
+    if pubsub is not None:
+        pubsub.subscribe(*channels)
     before = _commandstats(client.info("commandstats"))
     t0 = time.monotonic()
     sink.start(task, max(1, math.ceil(seconds)))
     done = 0
-    while (elapsed := time.monotonic() - t0) < seconds:
-        time.sleep(min(1.0, seconds - elapsed))
-        ticks = min(math.floor(time.monotonic() - t0), math.ceil(seconds))
-        if ticks > done:
-            sink.advance(task, ticks - done)
-            done = ticks
-    after = _commandstats(client.info("commandstats"))
+    try:
+        while (elapsed := time.monotonic() - t0) < seconds:
+            step = min(1.0, seconds - elapsed)
+            if pubsub is None:
+                time.sleep(step)
+            else:
+                _drain_messages(pubsub, payloads, until=time.monotonic() + step)
+            ticks = min(math.floor(time.monotonic() - t0), math.ceil(seconds))
+            if ticks > done:
+                sink.advance(task, ticks - done)
+                done = ticks
+        after = _commandstats(client.info("commandstats"))
+    finally:
+        if pubsub is not None:
+            pubsub.close()
     window = time.monotonic() - t0
     sink.finish(task)
-    return rates_between(before, after, window)
+    rates = rates_between(before, after, window)
+    rates.channel_payloads = {name: (len(sizes), max(sizes)) for name, sizes in sorted(payloads.items())}
+    for channel in channels:
+        name = key_to_text(channel if isinstance(channel, bytes) else channel.encode())
+        rates.channel_payloads.setdefault(name, (0, 0))
+    return rates
+
+
+def _drain_messages(pubsub: Any, payloads: dict[str, list[int]], *, until: float) -> None:
+    """Record the size of every message received until ``until`` (monotonic), per channel."""
+    while (left := until - time.monotonic()) > 0:
+        message = pubsub.get_message(timeout=left)
+        if not message or message.get("type") != "message":
+            continue
+        channel, data = message.get("channel"), message.get("data")
+        if isinstance(channel, bytes) and isinstance(data, bytes | str):
+            size = len(data) if isinstance(data, bytes) else len(data.encode("utf-8"))
+            payloads.setdefault(key_to_text(channel), []).append(size)
 
 
 def rates_between(before: dict[str, CommandStat], after: dict[str, CommandStat], seconds: float) -> ObservedRates:
@@ -564,6 +597,26 @@ def sample_redis(
         raise SourceError(f"Redis at {shown} refused a sampling command: {redact_text(str(exc))}") from None
 
 
+def _channel_report(name: str, subscribers: int, server: RedisServerInfo) -> ChannelReport:
+    """A channel with its usage and, after --observe, the messages and largest payload seen."""
+    report = ChannelReport(
+        channel=name, subscribers=subscribers, usage=classify_channel(name, subscribers, server.pubsub_numpat)
+    )
+    seen = server.observed.channel_payloads.get(name) if server.observed is not None else None
+    if seen is not None:
+        report.messages_observed, biggest = seen
+        report.max_payload_bytes = biggest if seen[0] else None
+        report.usage.evidence.append(
+            Evidence(
+                signal="payload",
+                detail=f"{seen[0]:,} message(s) in the --observe window, largest {biggest:,} bytes"
+                if seen[0]
+                else "no message in the --observe window: payload size not measured",
+            )
+        )
+    return report
+
+
 def _sample(
     client: redis.Redis,
     url: str,
@@ -612,10 +665,7 @@ def _sample(
         server=server,
         sample=SampleInfo(requested=sample, scanned_keys=scanned, dbsize=dbsize, complete=complete),
         patterns=patterns,
-        channels=[
-            ChannelReport(channel=name, subscribers=count, usage=classify_channel(name, count, server.pubsub_numpat))
-            for name, count in sorted(channels.items())
-        ],
+        channels=[_channel_report(name, count, server) for name, count in sorted(channels.items())],
     )
 
 

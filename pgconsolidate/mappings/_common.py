@@ -22,6 +22,8 @@ from pgconsolidate.mappings.base import SourceRecord
 from pgconsolidate.models import PlanItem, TargetCaps, TargetSpec
 from pgconsolidate.sources.resp import per_key_commands, round_trip, supports_pexpiretime
 
+__all__ = ["round_trip", "supports_pexpiretime"]  # re-exported for the mappings
+
 MAX_IDENT_BYTES = 63
 """PostgreSQL truncates longer identifiers (NAMEDATALEN - 1); we never let it do so silently."""
 
@@ -261,7 +263,7 @@ def pipelined_read(
             elif expiry.__class__ is int:
                 append(SourceRecord(key, value, None if expiry < 0 else expiry + offset))
             else:
-                _check_reply(key, value, value_command, expiry, expiry_name)
+                check_reply(key, value, value_command, expiry, expiry_name)
                 append(None)  # WRONGTYPE
         return out
     for key, value, expiry in zip(keys, values, expiries, strict=True):
@@ -269,7 +271,7 @@ def pipelined_read(
             append(None)
             continue
         if expiry.__class__ is not int or isinstance(value, Exception):
-            _check_reply(key, value, value_command, expiry, expiry_name)
+            check_reply(key, value, value_command, expiry, expiry_name)
             append(None)  # WRONGTYPE
             continue
         if as_dict and isinstance(value, list):
@@ -357,7 +359,7 @@ def never_empty(value: Any) -> bool:
     return False
 
 
-def _check_reply(key: bytes, value: Any, value_command: str, expiry: Any, expiry_name: bytes) -> None:
+def check_reply(key: bytes, value: Any, value_command: str, expiry: Any, expiry_name: bytes) -> None:
     """Raise SourceError for a failed command; return quietly for WRONGTYPE (not this item's key)."""
     if isinstance(value, Exception):
         if "WRONGTYPE" in str(value):

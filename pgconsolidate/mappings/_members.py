@@ -118,15 +118,7 @@ class ChunkedValue:
     def __iter__(self) -> Iterator[Elements]:
         kind, key, n = self.kind.redis_type, self.key, self.chunk
         if kind in ("set", "hash"):
-            command = b"SSCAN" if kind == "set" else b"HSCAN"
-            cursor = b"0"
-            while True:
-                reply = self._call([command, key, cursor, b"COUNT", b"%d" % n])
-                cursor, found = reply[0], reply[1]
-                if found:
-                    yield list(found) if kind == "set" else _flat_pairs(found)
-                if cursor in (b"0", 0, "0"):
-                    return
+            yield from self.scan_from(b"0")
         elif kind in ("zset", "list"):
             first = 0
             while True:
@@ -153,6 +145,17 @@ class ChunkedValue:
                 start = b"(" + window[-1][0]
         else:  # pragma: no cover - CollectionType values are fixed above
             raise ValueError(kind)
+
+    def scan_from(self, cursor: bytes) -> Iterator[Elements]:
+        """SSCAN/HSCAN pages from ``cursor`` until the scan ends (sets: members; hashes: field pairs)."""
+        command = b"SSCAN" if self.kind.redis_type == "set" else b"HSCAN"
+        while True:
+            reply = self._call([command, self.key, cursor, b"COUNT", b"%d" % self.chunk])
+            cursor, found = reply[0], reply[1]
+            if found:
+                yield list(found) if command == b"SSCAN" else _flat_pairs(found)
+            if cursor in (b"0", 0, "0"):
+                return
 
     def _call(self, command: list[bytes]) -> Any:
         reply = round_trip(self.client, [command])[0]

@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Literal
 
+import orjson
 from pydantic import BaseModel
 
 from pgconsolidate.mappings import _common as c
@@ -29,11 +30,13 @@ class HashJsonbOptions(c.OptionsBase):
     cleanup: c.Cleanup = "none"
 
 
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# orjson: ~5x faster than the json module for these small objects (measured: it was a third of
+# the copy's Python time per hash); same output shape (compact, UTF-8, \u0000 for NUL).
+_dumps = orjson.dumps
 
 
-def _fields_converter(item: PlanItem, encoding: str) -> Callable[[bytes, dict[bytes, bytes]], str]:
-    """The ``fields`` converter: a JSON object text, DataError naming the key and the fix."""
+def _fields_converter(item: PlanItem, encoding: str) -> Callable[[bytes, dict[bytes, bytes]], bytes]:
+    """The ``fields`` converter: a JSON object as UTF-8 bytes, DataError naming the key and the fix."""
 
     def bad_name(key: bytes, problem: str) -> Exception:
         return c.data_error(
@@ -56,13 +59,13 @@ def _fields_converter(item: PlanItem, encoding: str) -> Callable[[bytes, dict[by
     if encoding == "base64":
         b64 = base64.b64encode
 
-        def to_b64(key: bytes, fields: dict[bytes, bytes]) -> str:
+        def to_b64(key: bytes, fields: dict[bytes, bytes]) -> bytes:
             try:
                 out = _dumps({k.decode("utf-8"): b64(v).decode("ascii") for k, v in fields.items()})
             except UnicodeDecodeError:
                 check_names(key, fields)  # values are base64 here, so a field name failed: raises
                 raise
-            if "\\u0000" in out:  # only a NUL in a field name can produce this escape here
+            if b"\\u0000" in out:  # only a NUL in a field name can produce this escape here
                 check_names(key, fields)
             return out
 
@@ -70,7 +73,7 @@ def _fields_converter(item: PlanItem, encoding: str) -> Callable[[bytes, dict[by
 
     field = "target.options.field_encoding"
 
-    def to_utf8(key: bytes, fields: dict[bytes, bytes]) -> str:
+    def to_utf8(key: bytes, fields: dict[bytes, bytes]) -> bytes:
         try:
             out = _dumps({k.decode("utf-8"): v.decode("utf-8") for k, v in fields.items()})
         except UnicodeDecodeError:
@@ -79,7 +82,7 @@ def _fields_converter(item: PlanItem, encoding: str) -> Callable[[bytes, dict[by
                 item, field, key, "has a field value that is not valid UTF-8", "set it to base64"
             ) from None
         # jsonb rejects \u0000; the escape text can also come from a literal backslash, so look closer.
-        if "\\u0000" in out:
+        if b"\\u0000" in out:
             check_names(key, fields)
             if any(b"\x00" in v for v in fields.values()):
                 raise c.data_error(item, field, key, "has a field value with a NUL byte", "set it to base64")
@@ -105,19 +108,42 @@ class HashJsonb(c.MappingBase[HashJsonbOptions]):
         return ("key", "fields", "expires_at")
 
     def read(self, client: Any, keys: Sequence[bytes], item: PlanItem, now_ms: int) -> list[SourceRecord | None]:
-        """HLEN + expiry per key, then HGETALL of the hashes up to ``CHUNK_ELEMENTS`` fields: two round trips.
+        """One pipelined round: ``HSCAN key 0 COUNT n`` + the expiry per key (big hashes continue).
 
-        A bigger hash is read with HSCAN pages (never one HGETALL, which would block Redis while
-        it builds a huge reply) and assembled into its one row; HSCAN may repeat a field, which
-        the dict absorbs. A key that vanished or is of another type reads as ``None``.
+        HSCAN rather than HGETALL: a small (listpack) hash comes back whole in that one call with
+        cursor 0, exactly like HGETALL, but a big (hashtable) one returns about ``n`` fields and a
+        cursor, so no single call makes Redis build a huge reply while it blocks every client. The
+        rest of such a hash is read page by page and assembled into its one row (HSCAN may repeat
+        a field; the dict absorbs it). A key that vanished or is of another type reads as ``None``.
         """
+        if not keys:
+            return []
+        absolute = c.supports_pexpiretime(client)
+        expiry = b"PEXPIRETIME" if absolute else b"PTTL"
+        expiry_head = b"*2\r\n$%d\r\n%s\r\n" % (len(expiry), expiry)
+        tail = b"$1\r\n0\r\n$5\r\nCOUNT\r\n" + b"$%d\r\n%d\r\n" % (len(str(m.CHUNK_ELEMENTS)), m.CHUNK_ELEMENTS)
+        parts = []
+        for key in keys:
+            arg = b"$%d\r\n%s\r\n" % (len(key), key)
+            parts.append(b"*5\r\n$5\r\nHSCAN\r\n" + arg + tail + expiry_head + arg)
+        replies = c.round_trip(client, b"".join(parts), 2 * len(keys))
+        offset = 0 if absolute else now_ms
         out: list[SourceRecord | None] = []
-        for rec in m.read_collections(client, keys, m.HASH, now_ms):
-            if rec is None:
-                out.append(None)
+        append = out.append
+        for key, page, ttl in zip(keys, replies[0::2], replies[1::2], strict=True):
+            if ttl.__class__ is not int or page.__class__ is not list:
+                c.check_reply(key, page, "HSCAN", ttl, expiry)
+                append(None)  # WRONGTYPE: not this item's key
                 continue
-            fields = dict(pair for window in m.chunks(rec.value) for pair in window)
-            out.append(SourceRecord(rec.key, fields, rec.expires_at_ms) if fields else None)
+            if ttl == -2:
+                append(None)
+                continue
+            cursor, flat = page
+            fields = dict(zip(flat[0::2], flat[1::2], strict=True))
+            if cursor != b"0":
+                rest = m.ChunkedValue(client, key, m.HASH, 0).scan_from(cursor)
+                fields.update(pair for window in rest for pair in window)
+            append(SourceRecord(key, fields, None if ttl < 0 else ttl + offset) if fields else None)
         return out
 
     def row_converter(self, item: PlanItem) -> Callable[[SourceRecord], tuple[Any, ...]]:
@@ -147,7 +173,7 @@ class HashJsonb(c.MappingBase[HashJsonbOptions]):
 
         def encode(record: SourceRecord) -> bytes:
             key, ms = record.key, record.expires_at_ms
-            text = conv_fields(key, record.value).encode("utf-8")
+            text = conv_fields(key, record.value)
             return head(3, len(key)) + key + jsonb_len(len(text) + 1, 1) + text + (null if ms is None else ts(ms))
 
         return encode

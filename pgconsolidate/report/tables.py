@@ -42,10 +42,54 @@ class Report:
 
 
 def inventory_report(inv: Inventory) -> Report:
-    """What ``analyze`` found: server facts, then one row per key pattern and channel."""
+    """What ``analyze`` found: server facts, then one row per index (family) / key pattern and channel."""
     rep = Report(heading="pgconsolidate analyze")
-    if inv.redis is None:
+    if inv.redis is None and inv.elasticsearch is None:
         rep.summary.append("No source was analyzed.")
+        return rep
+    if inv.elasticsearch is not None:
+        es = inv.elasticsearch
+        families = sum(1 for ix in es.indices if ix.facts.family)
+        rep.summary += [
+            f"Elasticsearch {es.server.version} at {es.url} (cluster {es.server.cluster_name or '?'}, "
+            f"{es.server.nodes} node(s)), fingerprint `{es.fingerprint}`",
+            f"{len(es.indices)} indices analyzed ({families} time-based families / data streams), "
+            f"{len(es.skipped)} skipped (hidden, system or closed)",
+        ]
+        es_table = Table(
+            title="Elasticsearch indices", columns=["index / family", "docs", "size", "fields", "usage", "evidence"]
+        )
+        for ix in es.indices:
+            facts = ix.facts
+            name = facts.name if not facts.family else f"{facts.name} ({len(facts.indices)} indices)"
+            summary = [e.detail for e in ix.usage.evidence if e.signal not in ("size", "keep", "analyzer_gap")][:2]
+            text = "; ".join(summary)
+            es_table.rows.append(
+                [
+                    name,
+                    human_count(facts.docs_count),
+                    human_bytes(facts.store_bytes),
+                    str(len(facts.fields)),
+                    usage_label(ix.usage) + (" KEEP" if "keep" in ix.usage.hints else ""),
+                    text if len(text) <= 110 else text[:107] + "...",
+                ]
+            )
+            es_table.notes += [f"{facts.name}: keep: {ix.usage.hints['keep']}"] if "keep" in ix.usage.hints else []
+            es_table.notes += [f"{facts.name}: {e.detail}" for e in ix.usage.evidence if e.signal == "analyzer_gap"]
+            es_table.notes += [f"{facts.name}: conflicting types: {c}" for c in facts.field_conflicts]
+        if es.skipped:
+            shown = ", ".join(es.skipped[:8]) + (f", ... (+{len(es.skipped) - 8})" if len(es.skipped) > 8 else "")
+            es_table.notes.append(f"skipped: {shown} (use --include-hidden)")
+        rep.tables.append(es_table)
+        if es.templates:
+            tpl = Table(title="Index templates", columns=["template", "patterns", "priority", "data stream"])
+            tpl.rows = [
+                [t.name, ", ".join(t.index_patterns), str(t.priority if t.priority is not None else "-"),
+                 "yes" if t.data_stream else "no"]
+                for t in es.templates
+            ]  # fmt: skip
+            rep.tables.append(tpl)
+    if inv.redis is None:
         return rep
     r = inv.redis
     s = r.server

@@ -89,3 +89,41 @@ def test_observe_off_by_default_and_api(redis_url: str, redis_client: redis.Redi
         observed_inv = commands.analyze(redis_url, sample=100, observe=1)
     assert observed_inv.redis is not None and observed_inv.redis.server.observed is not None
     assert observed_inv.redis.server.observed.commands["incr"].calls_per_sec > 0
+
+
+def test_observe_measures_pubsub_payload_sizes_and_plans_notify(redis_url: str, pg_url: str) -> None:
+    """A live channel is subscribed for the window: its largest payload decides LISTEN/NOTIFY or keep."""
+    client = redis.Redis.from_url(redis_url)
+    listeners = [client.pubsub() for _ in range(2)]
+    listeners[0].subscribe("orders:created")
+    listeners[1].subscribe("blobs:uploaded")
+    stop = threading.Event()
+
+    def publish() -> None:
+        while not stop.is_set():
+            client.publish("orders:created", json.dumps({"order": 1, "total": 12.5}))
+            client.publish("blobs:uploaded", "x" * 9000)
+            stop.wait(0.05)
+
+    publisher = threading.Thread(target=publish, daemon=True)
+    publisher.start()
+    try:
+        inv = commands.analyze(redis_url, sample=100, observe=1.5)
+    finally:
+        stop.set()
+        publisher.join()
+        for listener in listeners:
+            listener.close()
+        client.close()
+    assert inv.redis is not None
+    channels = {c.channel: c for c in inv.redis.channels}
+    small, big = channels["orders:created"], channels["blobs:uploaded"]
+    assert small.messages_observed > 0 and small.max_payload_bytes == len(json.dumps({"order": 1, "total": 12.5}))
+    assert big.messages_observed > 0 and big.max_payload_bytes == 9000
+
+    plan = commands.make_plan(inv, pg_url)
+    verdicts = {it.source.channel: it for it in plan.items if it.source.kind == "redis_channel"}
+    assert verdicts["orders:created"].verdict == "migrate"
+    assert verdicts["orders:created"].target is not None
+    assert verdicts["orders:created"].target.mapping == "notify_channel"
+    assert verdicts["blobs:uploaded"].verdict == "keep" and "9,000" in verdicts["blobs:uploaded"].reason

@@ -65,3 +65,30 @@ def test_roundtrip(redis_client: redis.Redis, conn: psycopg.Connection[Any], fie
 
     assert drift.mismatch_counts == {"missing": 0, "extra": 0, "type": 0, "value": 2, "ttl": 1}
     assert {(m.key, m.kind) for m in drift.mismatches} == {("h:3", "value"), ("h:4", "ttl"), ("h:5", "value")}
+
+
+def test_big_hash_is_read_in_hscan_pages(
+    redis_client: redis.Redis, conn: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 25,000-field hash (hashtable encoding) is never fetched by one HGETALL, yet arrives whole."""
+    from pgconsolidate.mappings import hash_jsonb
+
+    fields = {f"f{i:05d}": f"value {i}" for i in range(25_000)}
+    redis_client.hset("h:big", mapping=fields)  # type: ignore[arg-type]
+    redis_client.hset("h:small", mapping={"a": "1"})
+    commands: list[bytes] = []
+    original = hash_jsonb.c.round_trip
+
+    def spy(client: Any, buffer: Any, count: int | None = None) -> Any:
+        commands.append(buffer if isinstance(buffer, bytes) else b"".join(b" ".join(c) for c in buffer))
+        return original(client, buffer, count)
+
+    monkeypatch.setattr(hash_jsonb.c, "round_trip", spy)
+    item = make_item("utf8")
+    apply_ddl(conn, render_item_ddl(item, None))
+
+    assert copy_item(redis_client, conn, item).rows == 2
+    assert verify_item(redis_client, conn, item, full=True).ok
+    assert not any(b"HGETALL" in sent for sent in commands)
+    row = conn.execute("SELECT fields FROM users WHERE key = 'h:big'").fetchone()
+    assert row is not None and row[0] == fields

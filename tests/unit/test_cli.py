@@ -51,7 +51,7 @@ def test_missing_redis_url_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("PGCONSOLIDATE_REDIS_URL", raising=False)
     r = runner.invoke(app, ["analyze"])
     assert r.exit_code == 2
-    assert "no Redis URL given" in r.output and "PGCONSOLIDATE_REDIS_URL" in r.output
+    assert "no Redis or Elasticsearch URL given" in r.output and "PGCONSOLIDATE_REDIS_URL" in r.output
 
 
 def test_unknown_only_id_is_refused_before_connecting(plan_file: Path) -> None:
