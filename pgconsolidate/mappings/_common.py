@@ -17,7 +17,7 @@ from psycopg import sql
 from pydantic import BaseModel, ConfigDict
 
 from pgconsolidate.config import redact_text
-from pgconsolidate.errors import DataError, PlanError, SourceError
+from pgconsolidate.errors import DataError, PgConsolidateError, PlanError, SourceError
 from pgconsolidate.mappings.base import SourceRecord
 from pgconsolidate.models import PlanItem, TargetCaps, TargetSpec
 from pgconsolidate.sources.resp import per_key_commands, round_trip, supports_pexpiretime
@@ -440,3 +440,42 @@ def choose_cleanup(ttl_keys: int, caps: TargetCaps) -> Cleanup:
     if ttl_keys == 0:
         return "none"
     return "pg_cron" if caps.has_pg_cron else "sweep"
+
+
+class DdlOnlyMapping:
+    """Base of the mappings whose construct *is* the migration (locks, pub/sub): no table, no data.
+
+    ``copies_data = False`` makes the copy and verify engines skip their items. The data-path
+    methods exist only to satisfy the Mapping protocol; a direct call is a programming error,
+    reported with ``no_data_reason``.
+    """
+
+    copies_data: ClassVar[bool] = False
+    no_data_reason: ClassVar[str] = "it copies no data"
+
+    def columns(self, item: PlanItem) -> Sequence[str]:
+        """No columns: there is no table."""
+        return ()
+
+    def read(self, client: Any, keys: Sequence[bytes], item: PlanItem, now_ms: int) -> list[SourceRecord | None]:
+        """Never called (nothing is read)."""
+        raise self._no_data(item)
+
+    def to_row(self, record: SourceRecord, item: PlanItem) -> tuple[Any, ...]:
+        """Never called (nothing is copied)."""
+        raise self._no_data(item)
+
+    def canonical_source(self, record: SourceRecord, item: PlanItem) -> Any:
+        """Never called (nothing is verified)."""
+        raise self._no_data(item)
+
+    def canonical_target(self, row: Sequence[Any], item: PlanItem) -> Any:
+        """Never called (there are no target rows)."""
+        raise self._no_data(item)
+
+    def _no_data(self, item: PlanItem) -> PgConsolidateError:
+        from pgconsolidate.errors import UsageError
+
+        return UsageError(
+            f"item {item.id}: {getattr(self, 'name', 'this mapping')} copies no data ({self.no_data_reason})"
+        )

@@ -38,14 +38,11 @@ lock that must survive a reconnect) needs a table instead::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from pgconsolidate.errors import UsageError
 from pgconsolidate.mappings import _common as c
-from pgconsolidate.mappings.base import Canonical, SourceRecord
 from pgconsolidate.models import KeyPattern, PlanItem, TargetCaps, Usage
 
 LEASE_RECIPE = (
@@ -60,13 +57,14 @@ class AdvisoryLockOptions(c.OptionsBase):
     """``target.options`` of an ``advisory_lock`` item: none (strict, so a typo is still reported)."""
 
 
-class AdvisoryLock:
+class AdvisoryLock(c.DdlOnlyMapping):
     """Redis ``SET NX PX`` locks as PostgreSQL advisory-lock helper functions; nothing is copied."""
 
     name: ClassVar[str] = "advisory_lock"
     redis_types: ClassVar[frozenset[str]] = frozenset({"string"})
     Options: ClassVar[type[BaseModel]] = AdvisoryLockOptions
     copies_data: ClassVar[bool] = False
+    no_data_reason: ClassVar[str] = "locks are held by live processes"
     """Locks are transient and held by live processes: the copy engine and verify skip this mapping."""
 
     def template_context(self, item: PlanItem, caps: TargetCaps | None) -> dict[str, Any]:
@@ -81,33 +79,6 @@ class AdvisoryLock:
         }
         ctx["body_tag"] = c.dollar_tag(ctx["try_function"], ctx["try_xact_function"], ctx["release_function"])
         return ctx
-
-    def columns(self, item: PlanItem) -> Sequence[str]:
-        """No columns: there is no table."""
-        return ()
-
-    # The data-path methods exist to satisfy the Mapping protocol; the engines never call them
-    # (copies_data is False). A direct call is a programming error, reported clearly.
-
-    def read(self, client: Any, keys: Sequence[bytes], item: PlanItem, now_ms: int) -> list[SourceRecord | None]:
-        """Never called: lock keys are not read."""
-        raise _no_data(item)
-
-    def to_row(self, record: SourceRecord, item: PlanItem) -> tuple[Any, ...]:
-        """Never called: lock keys are not copied."""
-        raise _no_data(item)
-
-    def canonical_source(self, record: SourceRecord, item: PlanItem) -> Canonical:
-        """Never called: lock keys are not verified."""
-        raise _no_data(item)
-
-    def canonical_target(self, row: Sequence[Any], item: PlanItem) -> Canonical:
-        """Never called: there are no target rows."""
-        raise _no_data(item)
-
-
-def _no_data(item: PlanItem) -> UsageError:
-    return UsageError(f"item {item.id}: advisory_lock copies no data (locks are held by live processes)")
 
 
 def plan_options(facts: KeyPattern, usage: Usage, caps: TargetCaps) -> c.PlanChoice:

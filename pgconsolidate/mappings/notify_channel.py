@@ -24,14 +24,11 @@ as text, case and punctuation included, so listeners must quote it: ``LISTEN "Or
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, field_validator
 
-from pgconsolidate.errors import UsageError
 from pgconsolidate.mappings import _common as c
-from pgconsolidate.mappings.base import Canonical, SourceRecord
 from pgconsolidate.models import PlanItem, TargetCaps, Usage
 
 NOTIFY_PAYLOAD_LIMIT = 8000
@@ -58,13 +55,14 @@ class NotifyChannelOptions(c.OptionsBase):
         return value
 
 
-class NotifyChannel:
+class NotifyChannel(c.DdlOnlyMapping):
     """A Redis pub/sub channel as a NOTIFY channel with a publish function; nothing is copied."""
 
     name: ClassVar[str] = "notify_channel"
     redis_types: ClassVar[frozenset[str]] = frozenset({"channel"})
     Options: ClassVar[type[BaseModel]] = NotifyChannelOptions
     copies_data: ClassVar[bool] = False
+    no_data_reason: ClassVar[str] = "pub/sub messages are not stored"
     """Pub/sub messages are not stored anywhere: the copy engine and verify skip this mapping."""
 
     def template_context(self, item: PlanItem, caps: TargetCaps | None) -> dict[str, Any]:
@@ -80,33 +78,6 @@ class NotifyChannel:
         }
         ctx["body_tag"] = c.dollar_tag(ctx["channel"], ctx["publish_function"], ctx["notify_row_function"])
         return ctx
-
-    def columns(self, item: PlanItem) -> Sequence[str]:
-        """No columns: there is no table."""
-        return ()
-
-    # The data-path methods exist to satisfy the Mapping protocol; the engines never call them
-    # (copies_data is False). A direct call is a programming error, reported clearly.
-
-    def read(self, client: Any, keys: Sequence[bytes], item: PlanItem, now_ms: int) -> list[SourceRecord | None]:
-        """Never called: a channel has no keys."""
-        raise _no_data(item)
-
-    def to_row(self, record: SourceRecord, item: PlanItem) -> tuple[Any, ...]:
-        """Never called: messages are not copied."""
-        raise _no_data(item)
-
-    def canonical_source(self, record: SourceRecord, item: PlanItem) -> Canonical:
-        """Never called: messages are not verified."""
-        raise _no_data(item)
-
-    def canonical_target(self, row: Sequence[Any], item: PlanItem) -> Canonical:
-        """Never called: there are no target rows."""
-        raise _no_data(item)
-
-
-def _no_data(item: PlanItem) -> UsageError:
-    return UsageError(f"item {item.id}: notify_channel copies no data (pub/sub messages are not stored)")
 
 
 def listen_statement(channel: str) -> str:
