@@ -79,6 +79,30 @@ RedisOpt = Annotated[str | None, typer.Option("--redis", help=REDIS_HELP, show_d
 OnlyOpt = Annotated[
     list[str] | None, typer.Option("--only", help="Only this plan item id (repeatable).", show_default=False)
 ]
+EsOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--es",
+        help=f"Source Elasticsearch URL (env {ENV_ES_URL}); default: the plan's, when it holds no password.",
+        show_default=False,
+    ),
+]
+EsCaOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--es-ca-file", exists=True, dir_okay=False, help="CA certificate (PEM) for an https:// Elasticsearch."
+    ),
+]
+EsKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--es-api-key",
+        envvar=ENV_ES_API_KEY,
+        show_envvar=True,
+        show_default=False,
+        help="Elasticsearch API key (the encoded form); instead of user:password in the URL.",
+    ),
+]
 
 
 def handle_errors(fn: Callable[P, R]) -> Callable[P, R]:
@@ -262,6 +286,29 @@ def migrate(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Connect, check the plan is fresh, count DDL.")] = False,
     only: OnlyOpt = None,
     allow_stale: Annotated[bool, typer.Option(help="Run a plan made for another target/source.")] = False,
+    es_url: EsOpt = None,
+    es_ca_file: EsCaOpt = None,
+    es_api_key: EsKeyOpt = None,
+    slices: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Elasticsearch: parallel PIT slices (default: primary shards, at most CPUs)."),
+    ] = None,
+    on_error: Annotated[
+        str,
+        typer.Option(
+            "--on-error",
+            help="Elasticsearch: a document that does not fit its columns stops the copy (stop) or goes to the "
+            "reject file and the copy goes on (continue).",
+        ),
+    ] = "stop",
+    reject_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--reject-dir",
+            help="Where <item>.dat (rejected documents) and <item>.log (why) go "
+            "(default $PGCONSOLIDATE_STATE_DIR/rejects).",
+        ),
+    ] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
     """Apply the plan's DDL and copy the data (COPY, batched, resumable, idempotent)."""
@@ -275,6 +322,12 @@ def migrate(
             only=set(only) if only else None,
             allow_stale=allow_stale,
             progress=progress,
+            es_url=resolve_url(es_url, ENV_ES_URL, what="Elasticsearch", required=False),
+            es_ca_file=str(es_ca_file) if es_ca_file else None,
+            es_api_key=es_api_key,
+            slices=slices,
+            on_error=on_error,
+            reject_dir=reject_dir,
         )
     emit(migrate_report(report), fmt, report.model_dump_json(indent=2))
 
@@ -292,9 +345,31 @@ def verify(
     full: Annotated[bool, typer.Option("--full", help="Compare every key, not a sample.")] = False,
     show_values: Annotated[bool, typer.Option("--show-values", help="Show values in mismatch examples.")] = False,
     only: OnlyOpt = None,
+    es_url: EsOpt = None,
+    es_ca_file: EsCaOpt = None,
+    es_api_key: EsKeyOpt = None,
+    queries: Annotated[
+        Path | None,
+        typer.Option(
+            "--queries",
+            exists=True,
+            dir_okay=False,
+            help="Elasticsearch: NDJSON file of query bodies run on both sides (default: queries generated "
+            "from the index's frequent terms).",
+        ),
+    ] = None,
+    min_recall: Annotated[
+        float | None,
+        typer.Option(
+            "--min-recall",
+            min=0.0,
+            max=1.0,
+            help="Elasticsearch: gate on the mean recall@10 of the ES top ids in the PostgreSQL top 50 (default 0.8).",
+        ),
+    ] = None,
     fmt: FormatOpt = Format.table,
 ) -> None:
-    """Dual-read source and target; exit 3 on any mismatch (missing / extra / type / value / ttl)."""
+    """Dual-read source and target; exit 3 on any mismatch (missing / extra / type / value / ttl / query recall)."""
     with progress_for(fmt) as progress:
         report = commands.verify(
             plan_file,
@@ -306,6 +381,11 @@ def verify(
             show_values=show_values,
             only=set(only) if only else None,
             progress=progress,
+            es_url=resolve_url(es_url, ENV_ES_URL, what="Elasticsearch", required=False),
+            es_ca_file=str(es_ca_file) if es_ca_file else None,
+            es_api_key=es_api_key,
+            queries_path=queries,
+            min_recall=min_recall,
         )
     emit(parity_report(report), fmt, report.model_dump_json(indent=2))
     if not report.ok:
@@ -322,6 +402,61 @@ def sweep(
     deleted = commands.sweep(plan_file, target_url=_target(target))
     for table, n in deleted.items():
         print(f"{table}: {n} expired rows deleted")
+
+
+@app.command()
+@handle_errors
+def translate(
+    query: Annotated[str, typer.Argument(help="Elasticsearch query JSON, or @FILE, or - for stdin.", metavar="QUERY")],
+    plan_file: Annotated[Path, typer.Option("--plan", help="Plan YAML with the index's es_index item.")],
+    item: Annotated[
+        str | None, typer.Option("--item", help="Plan item id (when the plan has several indices).")
+    ] = None,
+    allow_partial: Annotated[
+        bool, typer.Option("--allow-partial", help="Exit 0 even when some clauses could not be translated.")
+    ] = False,
+    fmt: Annotated[SqlFormat, typer.Option("--format", "-f", help="Output format.")] = SqlFormat.sql,
+) -> None:
+    """Translate an Elasticsearch Query DSL body to PostgreSQL SQL for a planned index. Needs no connection.
+
+    Clauses without a PostgreSQL equivalent are listed (with their JSON path) and make the command
+    exit 2 unless --allow-partial: a partial translation is never silent.
+    """
+    text = _read_query_arg(query)
+    item_id, result = commands.translate_query(text, plan_file, item_id=item)
+    if fmt is SqlFormat.json:
+        print(json.dumps({"item": item_id, **result.model_dump()}, indent=2))
+    else:
+        parts = [
+            f"-- {item_id}: search",
+            result.sql.rstrip(";") + ";",
+            "-- total hits",
+            result.count_sql.rstrip(";") + ";",
+        ]
+        for name, stmt in result.aggregations.items():
+            parts += [f"-- aggregation {name}", stmt.rstrip(";") + ";"]
+        parts += [f"-- note: {n}" for n in result.notes]
+        parts += [f"-- UNSUPPORTED: {u}" for u in result.unsupported]
+        body = "\n".join(parts)
+        print(f"```sql\n{body}\n```" if fmt is SqlFormat.markdown else body)
+    if result.unsupported and not allow_partial:
+        raise UsageError(
+            f"{len(result.unsupported)} clause(s) could not be translated: " + "; ".join(result.unsupported),
+            hint="rewrite them, or pass --allow-partial to accept the rest",
+        )
+
+
+def _read_query_arg(query: str) -> str:
+    """The query text: inline JSON, ``@path`` (a file) or ``-`` (stdin)."""
+    if query == "-":
+        return sys.stdin.read()
+    if query.startswith("@"):
+        path = Path(query[1:])
+        try:
+            return path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot read the query file {path}: {exc.strerror}") from None
+    return query
 
 
 @app.command()

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -25,6 +26,7 @@ from pgconsolidate.models import (
     MigrateReport,
     ParityReport,
     Plan,
+    PlanItem,
     TargetCaps,
 )
 from pgconsolidate.progress import ProgressSink
@@ -32,6 +34,8 @@ from pgconsolidate.progress import ProgressSink
 if TYPE_CHECKING:
     import psycopg
     import redis
+
+    from pgconsolidate.translate import Translation
 
 
 def now_iso() -> str:
@@ -179,22 +183,41 @@ def load_plan(path: Path) -> Plan:
 # --------------------------------------------------------------------------- migrate / verify
 
 
-def _redis_url_for(plan: Plan, redis_url: str | None) -> str:
-    """The Redis URL to read from: the flag/env, else the plan's when it carries no secret."""
-    if redis_url:
-        return redis_url
+def _source_url(plan: Plan, kind: str, url: str | None, flag: str, env: str) -> str:
+    """The URL to read ``kind`` from: the flag/env, else the plan's when it carries no secret."""
+    if url:
+        return url
     for src in plan.sources:
-        if src.kind == "redis":
+        if src.kind == kind:
             if REDACTED in src.url:
                 raise UsageError(
-                    "the plan's Redis URL has a redacted password",
-                    hint="pass --redis or set PGCONSOLIDATE_REDIS_URL",
+                    f"the plan's {_KIND_NAMES[kind]} URL has a redacted password", hint=f"pass {flag} or set {env}"
                 )
             return src.url
-    raise PlanError("the plan has no Redis source")
+    raise PlanError(f"the plan has no {_KIND_NAMES[kind]} source")
 
 
-def check_fresh(plan: Plan, caps: TargetCaps, redis_fingerprint: str | None, *, allow_stale: bool) -> None:
+_KIND_NAMES = {"redis": "Redis", "elasticsearch": "Elasticsearch"}
+
+
+def _redis_url_for(plan: Plan, redis_url: str | None) -> str:
+    """The Redis URL to read from: the flag/env, else the plan's when it carries no secret."""
+    return _source_url(plan, "redis", redis_url, "--redis", "PGCONSOLIDATE_REDIS_URL")
+
+
+def _es_url_for(plan: Plan, es_url: str | None) -> str:
+    """The Elasticsearch URL to read from: the flag/env, else the plan's when it carries no secret."""
+    return _source_url(plan, "elasticsearch", es_url, "--es", "PGCONSOLIDATE_ES_URL")
+
+
+def check_fresh(
+    plan: Plan,
+    caps: TargetCaps,
+    redis_fingerprint: str | None,
+    *,
+    allow_stale: bool,
+    es_fingerprint: str | None = None,
+) -> None:
     """Refuse a plan made for another target or source (like Terraform refuses a stale saved plan)."""
     if allow_stale:
         return
@@ -205,14 +228,56 @@ def check_fresh(plan: Plan, caps: TargetCaps, redis_fingerprint: str | None, *, 
             f"(PostgreSQL {caps.server_version}, fingerprint {caps.fingerprint})",
             hint="re-run `pgconsolidate plan` against this target, or pass --allow-stale",
         )
-    if redis_fingerprint is not None:
+    for kind, seen in (("redis", redis_fingerprint), ("elasticsearch", es_fingerprint)):
+        if seen is None:
+            continue
         for src in plan.sources:
-            if src.kind == "redis" and src.fingerprint != redis_fingerprint:
+            if src.kind == kind and src.fingerprint != seen:
                 raise StalePlanError(
-                    f"the plan was made for Redis {src.url} (fingerprint {src.fingerprint}); "
-                    f"this Redis has fingerprint {redis_fingerprint}",
+                    f"the plan was made for {_KIND_NAMES[kind]} {src.url} (fingerprint {src.fingerprint}); "
+                    f"this {_KIND_NAMES[kind]} has fingerprint {seen}",
                     hint="re-run `pgconsolidate analyze` and `plan`, or pass --allow-stale",
                 )
+
+
+@dataclass
+class _Sources:
+    """The source connections a plan's selected items need (None when no item reads that source)."""
+
+    redis: redis.Redis | None = None
+    es: Any = None
+    redis_fingerprint: str | None = None
+    es_fingerprint: str | None = None
+
+
+@contextmanager
+def _open_sources(
+    plan: Plan,
+    items: list[PlanItem],
+    *,
+    redis_url: str | None,
+    es_url: str | None,
+    es_ca_file: str | None = None,
+    es_api_key: str | None = None,
+) -> Iterator[_Sources]:
+    """Connect to the sources the items read, and only those (a search-only plan needs no Redis)."""
+    kinds = {it.source.kind for it in items}
+    with ExitStack() as stack:
+        found = _Sources()
+        if "redis" in kinds:
+            from pgconsolidate.analyze.sampler import redis_fingerprint
+
+            url = _redis_url_for(plan, redis_url)
+            found.redis = stack.enter_context(redis_connection(url))
+            found.redis_fingerprint = redis_fingerprint(found.redis, url)
+        if "elasticsearch" in kinds:
+            from pgconsolidate.es.analyze import es_fingerprint
+            from pgconsolidate.es.client import es_client, server_info
+
+            url = _es_url_for(plan, es_url)
+            found.es = stack.enter_context(es_client(url, ca_file=es_ca_file, api_key=es_api_key))
+            found.es_fingerprint = es_fingerprint(url, server_info(found.es))
+        yield found
 
 
 def migrate(
@@ -225,12 +290,23 @@ def migrate(
     only: set[str] | None = None,
     allow_stale: bool = False,
     progress: ProgressSink | None = None,
+    es_url: str | None = None,
+    es_ca_file: str | None = None,
+    es_api_key: str | None = None,
+    slices: int | None = None,
+    on_error: str = "stop",
+    reject_dir: Path | None = None,
 ) -> MigrateReport:
-    """Apply the plan's DDL and copy every ``migrate`` item (``dry_run``: check and count only)."""
+    """Apply the plan's DDL and copy every ``migrate`` item (``dry_run``: check and count only).
+
+    Redis items go through the Redis copy engine, Elasticsearch items through PIT + search_after
+    slices (``slices``, ``on_error``; rejected documents in ``reject_dir``, default
+    ``<state dir>/rejects``). Only the sources the selected items read are connected to.
+    """
     import time
 
-    from pgconsolidate.analyze.sampler import redis_fingerprint
-    from pgconsolidate.execute.copy import copy_plan
+    from pgconsolidate.config import state_dir
+    from pgconsolidate.execute.copy import copy_item, item_fingerprint
     from pgconsolidate.execute.cron import apply_cron, render_plan_cron
     from pgconsolidate.execute.ddl import apply_ddl, render_plan_ddl
     from pgconsolidate.execute.runs import finish_run, start_run
@@ -238,12 +314,20 @@ def migrate(
     from pgconsolidate.planfile import plan_fingerprint
 
     plan = load_plan(plan_path)
-    plan.migratable(only)  # reject unknown --only ids before connecting anywhere
+    items = plan.migratable(only)  # rejects unknown --only ids before connecting anywhere
+    if on_error not in ("stop", "continue"):
+        raise UsageError(f"--on-error must be 'stop' or 'continue', not {on_error!r}")
     started = time.monotonic()
-    source_url = _redis_url_for(plan, redis_url)
-    with target_connection(target_url) as conn, redis_connection(source_url) as client:
+    with (
+        target_connection(target_url) as conn,
+        _open_sources(
+            plan, items, redis_url=redis_url, es_url=es_url, es_ca_file=es_ca_file, es_api_key=es_api_key
+        ) as sources,
+    ):
         caps = probe_target(conn, target_url)
-        check_fresh(plan, caps, redis_fingerprint(client, source_url), allow_stale=allow_stale)
+        check_fresh(
+            plan, caps, sources.redis_fingerprint, allow_stale=allow_stale, es_fingerprint=sources.es_fingerprint
+        )
         statements = render_plan_ddl(plan, caps)
         cron = render_plan_cron(plan, caps)
         if cron and not caps.has_pg_cron:
@@ -271,9 +355,35 @@ def migrate(
             tool_version=__version__,
         )
         try:
-            # No plan-wide fingerprint: each item's checkpoint carries its own, so editing one item
-            # of the plan does not restart every other item on --resume.
-            report.items = copy_plan(client, conn, plan, resume=resume, only=only, progress=progress)
+            for it in items:
+                # No plan-wide fingerprint: each item's checkpoint carries its own, so editing one
+                # item of the plan does not restart every other item on --resume.
+                if it.source.kind == "elasticsearch":
+                    from pgconsolidate.es.copy import copy_es_item
+
+                    report.items.append(
+                        copy_es_item(
+                            sources.es,
+                            conn,
+                            it,
+                            reject_dir=reject_dir or state_dir() / "rejects",
+                            resume=resume,
+                            slices=slices,
+                            on_error="continue" if on_error == "continue" else "stop",
+                            progress=progress,
+                        )
+                    )
+                else:
+                    report.items.append(
+                        copy_item(
+                            sources.redis,  # type: ignore[arg-type]  # None only for DDL-only items, never read
+                            conn,
+                            it,
+                            resume=resume,
+                            plan_fingerprint=item_fingerprint(it),
+                            progress=progress,
+                        )
+                    )
         except BaseException as exc:
             _close_run(conn, report.run_id, exc)
             raise
@@ -308,28 +418,96 @@ def verify(
     show_values: bool = False,
     only: set[str] | None = None,
     progress: ProgressSink | None = None,
+    es_url: str | None = None,
+    es_ca_file: str | None = None,
+    es_api_key: str | None = None,
+    queries_path: Path | None = None,
+    min_recall: float | None = None,
 ) -> ParityReport:
-    """Dual-read the plan's items from Redis and PostgreSQL and report every difference."""
-    from pgconsolidate.verify import verify_plan
+    """Dual-read the plan's items from their source and PostgreSQL and report every difference.
+
+    Elasticsearch items also get query parity: the queries of ``queries_path`` (NDJSON of query
+    bodies) or, without it, queries generated from the index, run on both sides; a mean recall@10
+    below ``min_recall`` (default 0.8) fails the item like a mismatch does.
+    """
+    from pgconsolidate.verify import verify_item
 
     plan = load_plan(plan_path)
-    plan.migratable(only)  # reject unknown --only ids before connecting anywhere
-    source_url = _redis_url_for(plan, redis_url)
-    with target_connection(target_url) as conn, redis_connection(source_url) as client:
-        report = verify_plan(
-            client,
-            conn,
-            plan,
-            sample=sample,
-            seed=seed,
-            full=full,
-            show_values=show_values,
-            only=only,
-            progress=progress,
-        )
-    report.plan = str(plan_path)
-    report.target = redact_url(target_url) if target_url else None
+    items = plan.migratable(only)  # rejects unknown --only ids before connecting anywhere
+    queries = None
+    if queries_path is not None:
+        from pgconsolidate.es.verify import load_queries
+
+        queries = load_queries(queries_path)
+    report = ParityReport(
+        plan=str(plan_path), target=redact_url(target_url) if target_url else None, seed=seed, full=full
+    )
+    with (
+        target_connection(target_url) as conn,
+        _open_sources(
+            plan, items, redis_url=redis_url, es_url=es_url, es_ca_file=es_ca_file, es_api_key=es_api_key
+        ) as sources,
+    ):
+        for it in items:
+            if it.source.kind == "elasticsearch":
+                from pgconsolidate.es.verify import DEFAULT_MIN_RECALL, verify_es_item
+
+                report.items.append(
+                    verify_es_item(
+                        sources.es,
+                        conn,
+                        it,
+                        sample=sample,
+                        seed=seed,
+                        queries=queries,
+                        min_recall=DEFAULT_MIN_RECALL if min_recall is None else min_recall,
+                        show_values=show_values,
+                    )
+                )
+            else:
+                report.items.append(
+                    verify_item(
+                        sources.redis,  # type: ignore[arg-type]  # None only for DDL-only items, never read
+                        conn,
+                        it,
+                        sample=sample,
+                        seed=seed,
+                        full=full,
+                        show_values=show_values,
+                        progress=progress,
+                    )
+                )
     return report
+
+
+def translate_query(query_text: str, plan_path: Path, *, item_id: str | None = None) -> tuple[str, Translation]:
+    """Translate an Elasticsearch query (JSON text) for the plan's ``es_index`` item; no connection.
+
+    ``item_id`` picks the item when the plan migrates several indices. Returns the item id and
+    the :class:`~pgconsolidate.translate.Translation` (its ``unsupported`` list is the caller's to
+    act on). Bad JSON or an unknown item is a UsageError naming the problem.
+    """
+    from pgconsolidate.es.fieldmap import fieldmap_for
+    from pgconsolidate.translate import translate
+
+    try:
+        query = json.loads(query_text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"the query is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") from None
+    plan = load_plan(plan_path)
+    candidates = [it for it in plan.migratable() if it.target is not None and it.target.mapping == "es_index"]
+    if item_id is not None:
+        chosen = [it for it in plan.items if it.id == item_id]
+        if not chosen:
+            raise UsageError(f"no plan item with id {item_id}", hint="item ids are listed in the plan file")
+        candidates = chosen
+    if not candidates:
+        raise UsageError(f"{plan_path} has no migrated Elasticsearch index to translate against")
+    if len(candidates) > 1:
+        ids = ", ".join(it.id for it in candidates)
+        raise UsageError(f"the plan migrates several indices ({ids})", hint="pick one with --item ID")
+    item = candidates[0]
+    return item.id, translate(query, fieldmap_for(item))
 
 
 def sweep(plan_path: Path, *, target_url: str | None) -> dict[str, int]:

@@ -9,6 +9,7 @@ Redis models stay there, these are imported by it for the Inventory and the Plan
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any, Literal
 
 from pydantic import Field
@@ -175,6 +176,14 @@ class EsColumn(Strict):
     index: Literal["btree", "gin", "gin_trgm", "hnsw", "gist", "none"] = "none"
     opclass: str | None = Field(None, description="index operator class, e.g. vector_cosine_ops")
     renamed_because: str | None = Field(None, description="why column != field (dots, case, reserved word, ...)")
+    similarity: str | None = Field(
+        None, description="dense_vector similarity (cosine, dot_product, max_inner_product, l2_norm) for kNN"
+    )
+    copy_from: list[str] = Field(
+        default_factory=list,
+        description="copy_to target (absent from _source): a GENERATED column computed in PostgreSQL from "
+        "these fields' columns; the copy engine must not write it",
+    )
 
 
 class EsView(Strict):
@@ -182,6 +191,7 @@ class EsView(Strict):
 
     name: str
     where_sql: str | None = Field(None, description="translated alias filter (None: every row)")
+    alias: str | None = Field(None, description="the Elasticsearch alias the view stands for (name is the view's)")
     unsupported: list[str] = Field(default_factory=list)
 
 
@@ -201,3 +211,12 @@ class EsIndexOptions(Strict):
     partition_column: str | None = None
     views: list[EsView] = Field(default_factory=list)
     unlogged: bool = False
+    json_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="ES path -> ES type of fields stored inside a jsonb column (children of nested fields), "
+        "for the translator's field map",
+    )
+    partition_anchor: date | None = Field(
+        None, description="explicit partitions start one period before this date (None: the day DDL is rendered)"
+    )
+    partition_premake: int = Field(4, ge=1, le=1000, description="partitions made after the anchor's period")

@@ -101,6 +101,12 @@ def build_plan(
             for part in _split_queue_keys(report):
                 items.append(_pattern_item(part, caps, schema, lua_share, redis.server))
         items.extend(_channel_item(ch, caps, schema) for ch in redis.channels)
+    if inventory.elasticsearch is not None:
+        from pgconsolidate.es.planner import plan_es  # late: the ES planner imports the analyzer stack
+
+        es = inventory.elasticsearch
+        sources.append(PlanSource(kind="elasticsearch", url=redact_url(es.url), fingerprint=es.fingerprint))
+        items.extend(plan_es(es, caps, schema))
     _assign_table_names(items)
     items.sort(key=lambda it: it.id)
     return Plan(

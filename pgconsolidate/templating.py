@@ -21,6 +21,10 @@ from psycopg import sql
 
 DDL_BLOCK_PREFIX = "ddl_"
 CRON_BLOCK_PREFIX = "cron_"
+MANY_BLOCK_MARK = "many_"
+"""A block named ``<prefix>many_*`` may render several statements, one per part between sentinel lines."""
+STATEMENT_SENTINEL = "-- pgc:statement"
+"""The line that ends one statement of a ``*_many_*`` block (a variable number of statements, e.g. indexes)."""
 
 
 def templates_dir() -> Path:
@@ -56,9 +60,24 @@ def template_name(mapping: str) -> str:
 
 
 def _render(template: jinja2.Template, block: str, context: dict[str, Any]) -> str:
-    text = "".join(template.blocks[block](template.new_context(context)))
+    return _tidy("".join(template.blocks[block](template.new_context(context))))
+
+
+def _tidy(text: str) -> str:
     # Drop blank lines left by conditionals; keep the statement's own indentation.
     return "\n".join(line.rstrip() for line in text.strip().splitlines() if line.strip())
+
+
+def _render_many(template: jinja2.Template, block: str, context: dict[str, Any]) -> list[str]:
+    """The statements of a ``*_many_*`` block: its text split on :data:`STATEMENT_SENTINEL` lines."""
+    text = "".join(template.blocks[block](template.new_context(context)))
+    parts: list[list[str]] = [[]]
+    for line in text.splitlines():
+        if line.strip() == STATEMENT_SENTINEL:
+            parts.append([])
+        else:
+            parts[-1].append(line)
+    return [stmt for part in parts if (stmt := _tidy("\n".join(part)))]
 
 
 def render_statements(mapping: str, context: dict[str, Any], prefix: str = DDL_BLOCK_PREFIX) -> list[str]:
@@ -66,11 +85,15 @@ def render_statements(mapping: str, context: dict[str, Any], prefix: str = DDL_B
 
     ``ddl_*`` blocks run in the target database; ``cron_*`` blocks (pg_cron scheduling) run in
     pg_cron's own database (``cron.database_name``), the only one where the extension can live.
+    A ``<prefix>many_*`` block renders any number of statements, each ended by a
+    :data:`STATEMENT_SENTINEL` line (empty parts dropped); every other block is one statement.
     """
     template = environment().get_template(template_name(mapping))
     out = []
     for block in template.blocks:
-        if block.startswith(prefix):
+        if block.startswith(prefix + MANY_BLOCK_MARK):
+            out.extend(_render_many(template, block, context))
+        elif block.startswith(prefix):
             stmt = _render(template, block, context)
             if stmt:
                 out.append(stmt)

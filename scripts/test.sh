@@ -23,8 +23,12 @@ mkdir -p "$results_dir"
 junit="$(cd "$results_dir" && pwd)/junit.xml"
 rm -f "$junit"
 
+# A private --basetemp: pytest prunes old numbered dirs under the shared /tmp/pytest-of-<user>, which
+# deleted a live test's directory when another pytest ran on the same machine at the same time.
+basetemp="$(cd "$results_dir" && pwd)/pytest-tmp"
+
 rc=0
-"$PGC_PYTHON" -m pytest --junitxml="$junit" "$@" || rc=$?
+"$PGC_PYTHON" -m pytest --junitxml="$junit" --basetemp="$basetemp" "$@" || rc=$?
 if ((rc == 5)); then
   pgc_log "FAIL: pytest collected no tests"
   exit 5

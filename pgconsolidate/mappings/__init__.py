@@ -13,6 +13,7 @@ from pgconsolidate.errors import PlanError
 from pgconsolidate.mappings.advisory_lock import AdvisoryLock
 from pgconsolidate.mappings.base import Canonical, Mapping, SourceRecord
 from pgconsolidate.mappings.counter import Counter
+from pgconsolidate.mappings.es_index import EsIndex
 from pgconsolidate.mappings.hash_jsonb import HashJsonb
 from pgconsolidate.mappings.kv_table import KvTable
 from pgconsolidate.mappings.leaderboard import Leaderboard
@@ -33,6 +34,7 @@ MAPPINGS: tuple[Mapping, ...] = (
     StreamTable(),
     NotifyChannel(),
     AdvisoryLock(),
+    EsIndex(),
 )
 """Every mapping of this release, in display order."""
 
