@@ -108,3 +108,19 @@ def seed_demo_keyspace(client: Any, *, scale: int = 1, seed: int = 42) -> SeedSu
     add("lock", 20)
     pipe.execute()
     return summary
+
+
+DEMO_INDEX = "demo-articles"
+"""The demo's Elasticsearch index (recreated by :func:`seed_demo_index`)."""
+
+
+def seed_demo_index(es: Any, *, docs: int = 2000, index: str = DEMO_INDEX) -> int:
+    """(Re)create the demo's Elasticsearch index with ``docs`` corpus documents; returns how many.
+
+    The corpus is built from the standard library's docstrings (real English text) with nested
+    comments, a dense_vector, a multi-field and awkward field names: the shapes the planner maps.
+    """
+    from pgconsolidate.es.corpus import index_corpus
+
+    es.options(ignore_status=404).indices.delete(index=index)
+    return index_corpus(es, index, docs)

@@ -454,6 +454,12 @@ class ItemCopyResult(Strict):
     unmatched: int = Field(0, description="keys the glob returned that belong to no item's regex")
     resumed: bool = False
     seconds: float = 0.0
+    rejected: int = Field(0, description="Elasticsearch: documents sent to the reject files (--on-error continue)")
+    source_count: int | None = Field(
+        None, description="Elasticsearch: documents in the point in time read (copied + rejected must equal it)"
+    )
+    slices: int = Field(0, description="Elasticsearch: parallel sliced readers used")
+    notes: list[str] = Field(default_factory=list, description="what the run decided, e.g. a PIT-expired re-copy")
 
     @property
     def rate(self) -> float:
@@ -486,6 +492,29 @@ class Mismatch(Strict):
     target_value: str | None = None
 
 
+class QueryParity(Strict):
+    """One query of an Elasticsearch item's query-parity set, run on both sides."""
+
+    name: str = Field(description="e.g. 'q3 match body:socket', or the line number of the user's file")
+    query: dict[str, Any] = Field(description="the search body sent to Elasticsearch")
+    es_hits: int | None = None
+    pg_hits: int | None = None
+    hit_delta: int | None = Field(None, description="pg_hits - es_hits")
+    overlap_at_10: float | None = Field(None, description="|ES top 10 ∩ PG top 10| / |ES top 10|")
+    recall_at_10: float | None = Field(None, description="share of the ES top-10 ids found in the PG top 50")
+    es_ms: float | None = Field(None, description="Elasticsearch 'took' of the size-50 search (ms)")
+    pg_ms: float | None = Field(None, description="PostgreSQL wall time of the translated size-50 query (ms)")
+    unsupported: list[str] = Field(
+        default_factory=list, description="clauses the translator could not express: excluded from the gate"
+    )
+    error: str | None = Field(None, description="why the query could not run on one side (excluded from the gate)")
+
+    @property
+    def gated(self) -> bool:
+        """True when the query counts toward the recall gate (fully translated, ran on both sides)."""
+        return not self.unsupported and self.error is None and self.recall_at_10 is not None
+
+
 class ItemParity(Strict):
     """Parity of one item: counts, sampled (or full) dual reads, mismatches by kind."""
 
@@ -498,11 +527,24 @@ class ItemParity(Strict):
     mismatch_counts: dict[str, int] = Field(default_factory=dict)
     mismatches: list[Mismatch] = Field(default_factory=list, description="first examples, capped")
     seconds: float = 0.0
+    rejected: int = Field(0, description="Elasticsearch: documents the copy rejected (not counted as missing)")
+    queries: list[QueryParity] = Field(default_factory=list, description="Elasticsearch: query parity, per query")
+    min_recall: float | None = Field(None, description="Elasticsearch: the recall@10 gate (mean over gated queries)")
+    mean_recall_at_10: float | None = None
+    es_latency_ms: dict[str, float] = Field(default_factory=dict, description="p50/p95 of the ES searches")
+    pg_latency_ms: dict[str, float] = Field(default_factory=dict, description="p50/p95 of the translated queries")
+
+    @property
+    def recall_ok(self) -> bool:
+        """True unless query parity ran and its mean recall@10 is below ``min_recall``."""
+        if self.min_recall is None or self.mean_recall_at_10 is None:
+            return True
+        return self.mean_recall_at_10 >= self.min_recall
 
     @property
     def ok(self) -> bool:
-        """True when no mismatch of any kind was found."""
-        return not any(self.mismatch_counts.values())
+        """True when no mismatch of any kind was found (and the recall gate, if any, passed)."""
+        return not any(self.mismatch_counts.values()) and self.recall_ok
 
 
 class ParityReport(Strict):

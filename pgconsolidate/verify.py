@@ -590,7 +590,7 @@ class _SqlComparer:
         # Each batch is its own transaction so ON COMMIT DELETE ROWS empties the staging table.
         # verify is read-only and rolls back whatever it leaves open, so this only ends our own reads.
         comparer = cls(verifier, encode)
-        comparer._settle()
+        comparer.settle()
         with conn.transaction(), conn.cursor() as cur:
             cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(comparer.staging))
             # CREATE TABLE AS: exactly the target's column types and collations, but none of its
@@ -639,7 +639,7 @@ class _SqlComparer:
         except (PgConsolidateError, ValueError, OverflowError, struct.error):
             verifier.compare_records(live)  # a source value no longer fits the column: report it
             return
-        self._settle()
+        self.settle()
         try:
             with self.conn.transaction(), self.conn.cursor() as cur:
                 with cur.copy(self.copy) as cp:
@@ -661,13 +661,13 @@ class _SqlComparer:
         verifier.findings.checked += len(live) - len(suspects)
         verifier.compare_records(suspects, {k: row for k, row in rows.items() if row[0] is not None})
 
-    def _settle(self) -> None:
+    def settle(self) -> None:
         """End the read transaction a Python-path batch left open, so ours really commits (and empties staging)."""
         if self.conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS:
             self.conn.rollback()
 
     def close(self) -> None:
         """Drop the staging table (temp tables would go with the session anyway)."""
-        self._settle()
+        self.settle()
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(self.staging))

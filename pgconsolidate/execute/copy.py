@@ -195,21 +195,21 @@ def copy_item(
         raise UsageError(f"item {item.id} has no target to copy into")
     sink: ProgressSink = progress or NullProgress()
     mapping: Mapping = get_mapping(item.target.mapping)
-    target = _Target.of(item)
+    target = Target.of(item)
     if not getattr(mapping, "copies_data", True):
         # DDL-only mappings (locks, pub/sub channels): the construct is the migration, no data moves.
         return models.ItemCopyResult(item_id=item.id, table=target.display, mode="skipped")
     if not isinstance(item.source, models.RedisSource):
         raise UsageError(f"item {item.id} has no Redis source to copy")
     started = time.perf_counter()
-    _settle(pg_conn)
+    settle(pg_conn)
     try:
         state.ensure_state(pg_conn)
-        _lock_item(pg_conn, item.id)
+        lock_item(pg_conn, item.id)
         try:
             col_types = _column_types(pg_conn, target, mapping.columns(item))
             # Indexes an earlier run deferred and never rebuilt (it crashed or was interrupted).
-            _rebuild_deferred(pg_conn, target, item.id, sink)
+            rebuild_deferred(pg_conn, target, item.id, sink)
             with pg_conn.transaction():  # never leave an implicit transaction open: batches must really commit
                 ckpt = state.load_checkpoint(pg_conn, item.id, target.display)
             fingerprint_ok = not (plan_fingerprint and ckpt and ckpt.plan_fingerprint) or (
@@ -222,11 +222,11 @@ def copy_item(
             with pg_conn.transaction():
                 if not resumed:
                     state.reset_checkpoint(pg_conn, item.id, target.display, plan_fingerprint=plan_fingerprint)
-                empty = _table_empty(pg_conn, target)
+                empty = table_empty(pg_conn, target)
                 mode = "copy" if empty and start_cursor == 0 else "upsert"
                 if mode == "copy" and item.source.estimated_keys >= DEFER_INDEXES_MIN_KEYS:
                     # Same transaction as the emptiness check: dropped only for a table we fill alone.
-                    _defer_indexes(pg_conn, target)
+                    defer_indexes(pg_conn, target)
             writer: _Writer | _MembersWriter
             if is_members_mapping(mapping):
                 assert isinstance(mapping, MembersMapping)
@@ -247,13 +247,13 @@ def copy_item(
                         rows += writer.write(batch, upsert=(mode == "upsert"))
                         keys += len(batch.records)
                     sink.advance(item.id, batch.keys)
-            _rebuild_deferred(pg_conn, target, item.id, sink)
+            rebuild_deferred(pg_conn, target, item.id, sink)
             with pg_conn.transaction():
                 # Carry the final cursor (batches without rows are not committed on their own).
                 state.mark_done(pg_conn, item.id, target.display)
             sink.finish(item.id)
         finally:
-            _unlock_item(pg_conn, item.id)
+            unlock_item(pg_conn, item.id)
     except psycopg.Error as exc:
         raise _target_error(exc, item, target) from None
     return models.ItemCopyResult(
@@ -273,33 +273,36 @@ def copy_item(
 
 
 @dataclass(frozen=True, slots=True)
-class _Target:
+class Target:
     """The qualified target table of an item."""
 
     schema: str
     table: str
 
     @classmethod
-    def of(cls, item: models.PlanItem) -> _Target:
+    def of(cls, item: models.PlanItem) -> Target:
+        """The target table of ``item`` (which must have a target)."""
         assert item.target is not None
         return cls(item.target.schema_name, item.target.table)
 
     @property
     def ident(self) -> sql.Identifier:
+        """The quoted ``schema.table`` identifier."""
         return sql.Identifier(self.schema, self.table)
 
     @property
     def display(self) -> str:
+        """``schema.table`` for messages and reports."""
         return f"{self.schema}.{self.table}"
 
 
-def _settle(conn: psycopg.Connection[Any]) -> None:
+def settle(conn: psycopg.Connection[Any]) -> None:
     """Start from an idle connection: per-batch transactions must really commit, not nest as savepoints."""
     if conn.info.transaction_status != TransactionStatus.IDLE:
         conn.commit()  # the caller's DDL, typically; psycopg rolls back a failed transaction here
 
 
-def _lock_item(conn: psycopg.Connection[Any], item_id: str) -> None:
+def lock_item(conn: psycopg.Connection[Any], item_id: str) -> None:
     """Session advisory lock per item, so two ``migrate`` runs cannot interleave one item's batches."""
     with conn.transaction(), conn.cursor() as cur:
         cur.execute("SELECT pg_try_advisory_lock(hashtext('pgconsolidate.copy'), hashtext(%s))", (item_id,))
@@ -308,7 +311,8 @@ def _lock_item(conn: psycopg.Connection[Any], item_id: str) -> None:
         raise TargetError(f"item {item_id} is being copied by another pgconsolidate session")
 
 
-def _unlock_item(conn: psycopg.Connection[Any], item_id: str) -> None:
+def unlock_item(conn: psycopg.Connection[Any], item_id: str) -> None:
+    """Release :func:`lock_item`'s lock (quietly skipped on a broken or busy connection)."""
     if conn.closed or conn.info.transaction_status != TransactionStatus.IDLE:
         # A broken connection drops its session locks anyway; never mask the original error.
         return
@@ -316,7 +320,7 @@ def _unlock_item(conn: psycopg.Connection[Any], item_id: str) -> None:
         cur.execute("SELECT pg_advisory_unlock(hashtext('pgconsolidate.copy'), hashtext(%s))", (item_id,))
 
 
-def _column_types(conn: psycopg.Connection[Any], target: _Target, columns: Sequence[str]) -> list[str]:
+def _column_types(conn: psycopg.Connection[Any], target: Target, columns: Sequence[str]) -> list[str]:
     """The SQL type of each mapping column, checking that the table and columns exist."""
     query = (
         "SELECT a.attname, format_type(a.atttypid, NULL) FROM pg_catalog.pg_attribute a "
@@ -340,7 +344,8 @@ def _column_types(conn: psycopg.Connection[Any], target: _Target, columns: Seque
     return [str(found[c]) for c in columns]
 
 
-def _table_empty(conn: psycopg.Connection[Any], target: _Target) -> bool:
+def table_empty(conn: psycopg.Connection[Any], target: Target) -> bool:
+    """True when the target table has no row (a first load may COPY straight in)."""
     with conn.cursor() as cur:
         cur.execute(sql.SQL("SELECT NOT EXISTS (SELECT 1 FROM {})").format(target.ident))
         row = cur.fetchone()
@@ -376,7 +381,7 @@ SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace 
 """
 
 
-def _defer_indexes(conn: psycopg.Connection[Any], target: _Target) -> list[state.DeferredIndex]:
+def defer_indexes(conn: psycopg.Connection[Any], target: Target) -> list[state.DeferredIndex]:
     """Drop the table's deferrable secondary indexes, recording them first; call inside a transaction.
 
     The caller's transaction holds the records and the drops together: either both commit or neither.
@@ -393,7 +398,7 @@ def _defer_indexes(conn: psycopg.Connection[Any], target: _Target) -> list[state
     return found
 
 
-def _rebuild_deferred(conn: psycopg.Connection[Any], target: _Target, item_id: str, sink: ProgressSink) -> float:
+def rebuild_deferred(conn: psycopg.Connection[Any], target: Target, item_id: str, sink: ProgressSink) -> float:
     """Recreate every index recorded as deferred for ``target`` (skipping any that exists by name).
 
     Each index is built and forgotten in one transaction, so an interruption here leaves the
@@ -444,7 +449,7 @@ def _create_recorded_index(cur: psycopg.Cursor[Any], idx: state.DeferredIndex) -
         ) from None
 
 
-def _target_error(exc: psycopg.Error, item: models.PlanItem, target: _Target) -> TargetError:
+def _target_error(exc: psycopg.Error, item: models.PlanItem, target: Target) -> TargetError:
     code = f" [{exc.sqlstate}]" if exc.sqlstate else ""
     first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return TargetError(f"copy of item {item.id} into {target.display} failed{code}: {redact_text(first_line)}")
@@ -618,7 +623,7 @@ class _Writer:
         self,
         conn: psycopg.Connection[Any],
         item: models.PlanItem,
-        target: _Target,
+        target: Target,
         columns: list[str],
         col_types: list[str],
         to_row: Callable[[SourceRecord], tuple[Any, ...]],
@@ -746,7 +751,7 @@ class _Writer:
         """The DataError for a batch PostgreSQL rejected: ``to_row``'s own when it objects, else the server's."""
         message = redact_text(exc.diag.message_primary or str(exc).strip().splitlines()[0])
         code = f" [{exc.sqlstate}]" if exc.sqlstate else ""
-        line, column = _copy_error_position(exc.diag.context or "", (self.target.table, self.staging_name))
+        line, column = copy_error_position(exc.diag.context or "", (self.target.table, self.staging_name))
         if line is None or not 1 <= line <= len(batch.records):
             return DataError(
                 f"{item_path(self.item, 'target')}: PostgreSQL rejected a row of {self.target.display}{code}: "
@@ -780,7 +785,7 @@ class _MembersWriter:
         client: redis.Redis,
         conn: psycopg.Connection[Any],
         item: models.PlanItem,
-        target: _Target,
+        target: Target,
         mapping: MembersMapping[Any],
         col_types: list[str],
     ) -> None:
@@ -866,7 +871,7 @@ class _MembersWriter:
         """The mapping's precise DataError for the rejected row's key, else the server's message."""
         message = redact_text(exc.diag.message_primary or str(exc).strip().splitlines()[0])
         code = f" [{exc.sqlstate}]" if exc.sqlstate else ""
-        line, column = _copy_error_position(exc.diag.context or "", (self.target.table, self.staging_name))
+        line, column = copy_error_position(exc.diag.context or "", (self.target.table, self.staging_name))
         ends = getattr(self, "row_ends", [])
         if line is not None:
             index = bisect.bisect_left(ends, line)
@@ -891,7 +896,7 @@ class _MembersWriter:
 _COPY_POSITION = re.compile(r"(\d+)(?:, column (.+?))?(?::|$)")
 
 
-def _copy_error_position(context: str, tables: Sequence[str]) -> tuple[int | None, str | None]:
+def copy_error_position(context: str, tables: Sequence[str]) -> tuple[int | None, str | None]:
     """The 1-based row number and column name from a COPY error context.
 
     The server writes ``COPY <table>, line <n>[, column <name>]: <value>`` with the bare table

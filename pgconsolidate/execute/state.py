@@ -196,3 +196,196 @@ def clear_deferred_index(conn: psycopg.Connection[Any], index: DeferredIndex) ->
     query = sql.SQL("DELETE FROM {} WHERE schema_name = %s AND table_name = %s AND index_name = %s").format(_DEFERRED)
     with conn.cursor() as cur:
         cur.execute(query, (index.schema_name, index.table_name, index.index_name))
+
+
+# --------------------------------------------------------------------------- Elasticsearch slices
+
+ES_SLICES_TABLE = "es_slices"
+ES_REJECTS_TABLE = "es_rejects"
+
+_ES_SLICES = sql.Identifier(STATE_SCHEMA, ES_SLICES_TABLE)
+_ES_REJECTS = sql.Identifier(STATE_SCHEMA, ES_REJECTS_TABLE)
+
+# One row per slice of an Elasticsearch item's copy: the point in time it reads, the sort values
+# of the last document committed (search_after), and its counts. Written in each batch's
+# transaction, like save_checkpoint. Rejected documents are recorded per id (verify excludes them
+# from its missing counts; the primary key makes a re-committed batch harmless).
+_ES_DDL = (
+    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(STATE_SCHEMA)),
+    sql.SQL(
+        """CREATE TABLE IF NOT EXISTS {} (
+    item_id          text        NOT NULL,
+    target_table     text        NOT NULL,
+    slice_id         integer     NOT NULL,
+    slices           integer     NOT NULL,
+    pit_id           text        NOT NULL,
+    search_after     jsonb,
+    docs_copied      bigint      NOT NULL DEFAULT 0,
+    rejected         bigint      NOT NULL DEFAULT 0,
+    done             boolean     NOT NULL DEFAULT false,
+    plan_fingerprint text        NOT NULL DEFAULT '',
+    updated_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (item_id, target_table, slice_id)
+)"""
+    ).format(_ES_SLICES),
+    sql.SQL(
+        """CREATE TABLE IF NOT EXISTS {} (
+    item_id      text        NOT NULL,
+    target_table text        NOT NULL,
+    doc_index    text        NOT NULL,
+    doc_id       text        NOT NULL,
+    field        text        NOT NULL,
+    reason       text        NOT NULL,
+    rejected_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (item_id, target_table, doc_index, doc_id)
+)"""
+    ).format(_ES_REJECTS),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class EsSliceCheckpoint:
+    """The persisted progress of one slice of an Elasticsearch item's copy."""
+
+    item_id: str
+    target_table: str
+    slice_id: int
+    slices: int
+    pit_id: str
+    search_after: list[Any] | None
+    docs_copied: int
+    rejected: int
+    done: bool
+    plan_fingerprint: str
+
+
+@dataclass(frozen=True, slots=True)
+class EsReject:
+    """A document the copy could not store (the reason names field, column and cause)."""
+
+    doc_index: str
+    doc_id: str
+    field: str
+    reason: str
+
+
+def ensure_es_state(conn: psycopg.Connection[Any]) -> None:
+    """Create the Elasticsearch slice-checkpoint and reject tables if missing (idempotent; commits)."""
+    with conn.transaction(), conn.cursor() as cur:
+        for stmt in _ES_DDL:
+            cur.execute(stmt)
+
+
+def load_es_slices(conn: psycopg.Connection[Any], item_id: str, target_table: str) -> list[EsSliceCheckpoint]:
+    """The slice checkpoints of an item, by slice id (empty when the copy never started)."""
+    query = sql.SQL(
+        "SELECT item_id, target_table, slice_id, slices, pit_id, search_after, docs_copied, rejected, done, "
+        "plan_fingerprint FROM {} WHERE item_id = %s AND target_table = %s ORDER BY slice_id"
+    ).format(_ES_SLICES)
+    with conn.cursor() as cur:
+        cur.execute(query, (item_id, target_table))
+        return [
+            EsSliceCheckpoint(
+                item_id=r[0],
+                target_table=r[1],
+                slice_id=int(r[2]),
+                slices=int(r[3]),
+                pit_id=r[4],
+                search_after=r[5],
+                docs_copied=int(r[6]),
+                rejected=int(r[7]),
+                done=bool(r[8]),
+                plan_fingerprint=r[9],
+            )
+            for r in cur.fetchall()
+        ]
+
+
+def reset_es_slices(
+    conn: psycopg.Connection[Any],
+    item_id: str,
+    target_table: str,
+    *,
+    slices: int,
+    pit_id: str,
+    plan_fingerprint: str = "",
+) -> None:
+    """Start an item's slices from scratch on ``pit_id`` (and forget its recorded rejects)."""
+    from psycopg.types.json import Jsonb
+
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("DELETE FROM {} WHERE item_id = %s AND target_table = %s").format(_ES_SLICES),
+            (item_id, target_table),
+        )
+        cur.execute(
+            sql.SQL("DELETE FROM {} WHERE item_id = %s AND target_table = %s").format(_ES_REJECTS),
+            (item_id, target_table),
+        )
+        cur.executemany(
+            sql.SQL(
+                "INSERT INTO {} (item_id, target_table, slice_id, slices, pit_id, search_after, plan_fingerprint) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s)"
+            ).format(_ES_SLICES),
+            [(item_id, target_table, i, slices, pit_id, Jsonb(None), plan_fingerprint) for i in range(slices)],
+        )
+
+
+def save_es_slice(
+    conn: psycopg.Connection[Any],
+    item_id: str,
+    target_table: str,
+    slice_id: int,
+    *,
+    pit_id: str,
+    search_after: list[Any] | None,
+    docs_added: int,
+    rejected_added: int = 0,
+    done: bool = False,
+) -> None:
+    """Advance one slice; call it inside the batch's transaction (rows and position commit together)."""
+    from psycopg.types.json import Jsonb
+
+    query = sql.SQL(
+        "UPDATE {} SET pit_id = %s, search_after = %s, docs_copied = docs_copied + %s, "
+        "rejected = rejected + %s, done = %s, updated_at = now() "
+        "WHERE item_id = %s AND target_table = %s AND slice_id = %s"
+    ).format(_ES_SLICES)
+    with conn.cursor() as cur:
+        cur.execute(
+            query, (pit_id, Jsonb(search_after), docs_added, rejected_added, done, item_id, target_table, slice_id)
+        )
+        if cur.rowcount != 1:
+            raise RuntimeError(f"no slice checkpoint row for item {item_id!r} / {target_table!r} slice {slice_id}")
+
+
+def record_es_rejects(
+    conn: psycopg.Connection[Any], item_id: str, target_table: str, rejects: Sequence[EsReject]
+) -> None:
+    """Record rejected documents; call it in the batch's transaction."""
+    if not rejects:
+        return
+    query = sql.SQL(
+        "INSERT INTO {} (item_id, target_table, doc_index, doc_id, field, reason) VALUES (%s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (item_id, target_table, doc_index, doc_id) DO UPDATE SET field = EXCLUDED.field, "
+        "reason = EXCLUDED.reason, rejected_at = now()"
+    ).format(_ES_REJECTS)
+    with conn.cursor() as cur:
+        cur.executemany(query, [(item_id, target_table, r.doc_index, r.doc_id, r.field, r.reason) for r in rejects])
+
+
+def load_es_rejects(conn: psycopg.Connection[Any], item_id: str, target_table: str) -> list[EsReject]:
+    """The documents recorded as rejected for an item (empty when none, or the tables do not exist)."""
+    with conn.cursor() as cur:
+        cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f"{STATE_SCHEMA}.{ES_REJECTS_TABLE}",))
+        row = cur.fetchone()
+        if not (row and row[0]):
+            return []
+        cur.execute(
+            sql.SQL(
+                "SELECT doc_index, doc_id, field, reason FROM {} WHERE item_id = %s AND target_table = %s "
+                "ORDER BY doc_index, doc_id"
+            ).format(_ES_REJECTS),
+            (item_id, target_table),
+        )
+        return [EsReject(*r) for r in cur.fetchall()]

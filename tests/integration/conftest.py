@@ -174,3 +174,32 @@ def pg15_url(pg15_admin_url: str) -> Iterator[str]:
 def es_url() -> str:
     """URL of the Elasticsearch node (plain HTTP). Tests create uniquely named indices and delete them."""
     return _service_url(ENV_ES, "Elasticsearch")
+
+
+@pytest.fixture
+def es_prefix(es_url: str) -> Iterator[str]:
+    """A unique index-name prefix; every index and template named with it is deleted afterwards.
+
+    The test cluster refuses wildcard deletes (destructive_requires_name), so names are resolved
+    first and deleted one by one: never an index another test (or user) created.
+    """
+    from pgconsolidate.es.client import connect_es
+
+    prefix = f"pgc-{uuid.uuid4().hex[:8]}-"
+    yield prefix
+    es = connect_es(es_url)
+    try:
+        resolved = es.perform_request(
+            "GET",
+            f"/_resolve/index/{prefix}*",
+            params={"expand_wildcards": "all"},
+            headers={"accept": "application/json"},
+        ).body
+        names = [i["name"] for i in resolved.get("indices", [])]
+        if names:
+            es.indices.delete(index=",".join(names), expand_wildcards="all", ignore_unavailable=True)
+        found = es.options(ignore_status=404).indices.get_index_template(name=f"{prefix}*").body
+        for tpl in found.get("index_templates", []):
+            es.indices.delete_index_template(name=tpl["name"])
+    finally:
+        es.close()

@@ -16,7 +16,7 @@ import pytest
 from _plan_factories import item
 
 from pgconsolidate.errors import DataError
-from pgconsolidate.execute.copy import _copy_error_position
+from pgconsolidate.execute.copy import copy_error_position
 from pgconsolidate.mappings import _common as c
 from pgconsolidate.mappings import get_mapping
 from pgconsolidate.mappings.base import SourceRecord
@@ -165,4 +165,4 @@ def test_hash_encoder_raises_the_to_row_errors() -> None:
 )
 def test_copy_error_position(context: str, expected: tuple[int | None, str | None]) -> None:
     tables = ("a, line 9, b",) if "b, line" in context else ("kv",)
-    assert _copy_error_position(context, tables) == expected
+    assert copy_error_position(context, tables) == expected
