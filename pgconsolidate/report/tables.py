@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pgconsolidate.models import Inventory, MigrateReport, ParityReport, Plan
+from pgconsolidate.models import Inventory, ItemParity, MigrateReport, ParityReport, Plan
 from pgconsolidate.report.fmt import (
     human_bytes,
     human_count,
@@ -173,6 +173,9 @@ def migrate_report(report: MigrateReport) -> Report:
                 f"{it.seconds:.2f}",
             ]
         )
+        if it.rejected:
+            table.notes.append(f"{it.item_id}: {it.rejected:,} document(s) rejected (see the reject files)")
+        table.notes += [f"{it.item_id}: {n}" for n in it.notes]
     if table.rows:
         rep.tables.append(table)
     return rep
@@ -199,10 +202,13 @@ def parity_report(report: ParityReport) -> Report:
                 human_count(it.target_count),
                 human_count(it.checked),
                 *(human_count(it.mismatch_counts.get(k, 0)) for k in MISMATCH_KINDS),
-                "ok" if it.ok else f"{mismatch_total(it.mismatch_counts)} mismatches",
+                _parity_status(it),
             ]
         )
     rep.tables.append(table)
+    queried = [it for it in report.items if it.queries]
+    if queried:
+        rep.tables.append(_query_parity_table(queried))
     if bad:
         examples = Table(title="Mismatch examples", columns=["id", "key", "kind", "detail", "source", "target"])
         for it in bad:
@@ -212,3 +218,52 @@ def parity_report(report: ParityReport) -> Report:
                 )
         rep.tables.append(examples)
     return rep
+
+
+def _parity_status(item: ItemParity) -> str:
+    """``ok``, the mismatch count, and/or the failed recall gate."""
+    problems = []
+    if mismatch_total(item.mismatch_counts):
+        problems.append(f"{mismatch_total(item.mismatch_counts)} mismatches")
+    if not item.recall_ok:
+        problems.append(f"recall@10 {item.mean_recall_at_10:.2f} < {item.min_recall:.2f}")
+    return "; ".join(problems) or "ok"
+
+
+def _ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def _query_parity_table(items: list[ItemParity]) -> Table:
+    """Per query: hits on each side, overlap@10, recall@10 (ES top 10 in PG top 50) and latencies."""
+    table = Table(
+        title="Query parity",
+        columns=["id", "query", "ES hits", "PG hits", "delta", "overlap@10", "recall@10", "ES ms", "PG ms", "gated"],
+    )
+    for it in items:
+        for q in it.queries:
+            table.rows.append(
+                [
+                    it.item_id,
+                    q.name,
+                    "-" if q.es_hits is None else human_count(q.es_hits),
+                    "-" if q.pg_hits is None else human_count(q.pg_hits),
+                    "-" if q.hit_delta is None else f"{q.hit_delta:+,}",
+                    _ratio(q.overlap_at_10),
+                    _ratio(q.recall_at_10),
+                    "-" if q.es_ms is None else f"{q.es_ms:.1f}",
+                    "-" if q.pg_ms is None else f"{q.pg_ms:.1f}",
+                    "yes" if q.gated else "no",
+                ]
+            )
+            table.notes += [f"{it.item_id} {q.name}: not translated: {u}" for u in q.unsupported]
+            if q.error:
+                table.notes.append(f"{it.item_id} {q.name}: {q.error}")
+        gate = f"gate {it.min_recall:.2f}" if it.min_recall is not None else "no gate"
+        es_lat, pg_lat = it.es_latency_ms, it.pg_latency_ms
+        table.notes.append(
+            f"{it.item_id}: mean recall@10 {_ratio(it.mean_recall_at_10)} ({gate}); latency p50/p95 "
+            f"ES {es_lat.get('p50', 0):.1f}/{es_lat.get('p95', 0):.1f} ms, "
+            f"PostgreSQL {pg_lat.get('p50', 0):.1f}/{pg_lat.get('p95', 0):.1f} ms"
+        )
+    return table
