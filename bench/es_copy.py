@@ -2,11 +2,11 @@
 
 Indexes N corpus documents (:mod:`pgconsolidate.es.corpus`, about 1 KB each, 2 primary shards)
 into the test Elasticsearch (kept between runs under a fixed name when its count matches), plans
-the index like ``pgconsolidate plan`` does and creates the table from the planner's DDL, then prints:
+the index like ``pgconsolidate plan`` does and writes the plan file, then prints:
 
 * raw export     - a PIT scan with the same slices and page size as the copy, in parallel threads,
                    documents parsed and discarded (what Elasticsearch + the client can give);
-* end to end     - :func:`pgconsolidate.es.copy.copy_es_item` in a separate process (documents
+* end to end     - ``pgconsolidate migrate`` in a separate process, as a user runs it (DDL, documents
                    converted, binary COPY, checkpoints, deferred index rebuild, final count checks),
                    documents/s over the copy's own seconds and over the process's wall time;
 * their ratio (goal >= 0.8) and the copy process's peak RSS (VmHWM; goal < 500 MB).
@@ -39,30 +39,14 @@ from pgconsolidate.es import corpus
 from pgconsolidate.es.analyze import sample_es
 from pgconsolidate.es.client import PgcElasticsearch, connect_es
 from pgconsolidate.es.copy import DEFAULT_PAGE, _Reader, default_slices
-from pgconsolidate.es.planner import plan_es
 from pgconsolidate.execute import state
-from pgconsolidate.execute.ddl import apply_ddl, render_item_ddl
-from pgconsolidate.models import PlanItem
+from pgconsolidate.models import CopyOptions, Inventory, PlanItem
 from pgconsolidate.models_es import EsSource
 from pgconsolidate.pg import probe_target
+from pgconsolidate.planfile import save_plan
+from pgconsolidate.planner import build_plan
 
 INDEX = "pgc-bench-es-copy"
-
-_CHILD = """
-import json, sys, time
-from pathlib import Path
-import psycopg
-from pgconsolidate.es.client import connect_es
-from pgconsolidate.es.copy import copy_es_item
-from pgconsolidate.models import PlanItem
-item = PlanItem.model_validate_json(Path(sys.argv[1]).read_text())
-es = connect_es(sys.argv[2])
-t0 = time.perf_counter()
-with psycopg.connect(sys.argv[3]) as conn:
-    res = copy_es_item(es, conn, item, reject_dir=Path(sys.argv[4]), slices=int(sys.argv[5]),
-                       page_size=int(sys.argv[6]))
-print(json.dumps({"result": res.model_dump(mode="json"), "wall": time.perf_counter() - t0}))
-"""
 
 
 def with_database(url: str, name: str) -> str:
@@ -118,15 +102,14 @@ def _vm_hwm(pid: int) -> int:
 
 
 def end_to_end(
-    es_url: str, pg_url: str, item: PlanItem, slices: int, page: int, workdir: Path
+    es_url: str, pg_url: str, plan_path: Path, slices: int, workdir: Path
 ) -> tuple[dict[str, Any], float, int]:
-    """The copy in a child process; returns (its result, wall seconds, peak RSS bytes)."""
-    item_path = workdir / "item.json"
-    item_path.write_text(item.model_dump_json(by_alias=True))
+    """``pgconsolidate migrate`` (a subprocess, as a user runs it); returns (its item result, wall s, peak RSS)."""
+    args = [sys.executable, "-m", "pgconsolidate", "migrate", str(plan_path), "--target", pg_url, "--es", es_url]
+    args += ["--slices", str(slices), "--reject-dir", str(workdir / "rejects"), "--format", "json"]
     t0 = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        args = [str(item_path), es_url, pg_url, str(workdir / "rejects"), str(slices), str(page)]
-        proc = subprocess.Popen([sys.executable, "-c", _CHILD, *args], stdout=out, stderr=err)
+        proc = subprocess.Popen(args, stdout=out, stderr=err)
         peak = 0
         while proc.poll() is None:
             peak = max(peak, _vm_hwm(proc.pid))
@@ -136,9 +119,9 @@ def end_to_end(
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     if proc.returncode != 0:
-        raise SystemExit(f"copy failed ({proc.returncode}): {stderr.decode(errors='replace')[-2000:]}")
-    report = json.loads(stdout.decode().strip().splitlines()[-1])
-    return report["result"], wall, peak
+        raise SystemExit(f"migrate failed ({proc.returncode}): {stderr.decode(errors='replace')[-2000:]}")
+    [result] = json.loads(stdout)["items"]
+    return result, wall, peak
 
 
 def main() -> None:
@@ -165,9 +148,11 @@ def main() -> None:
         inv = sample_es(es, args.es, indices=INDEX)
         with psycopg.connect(pg_url) as conn:
             caps = probe_target(conn, pg_url)
-            item = next(it for it in plan_es(inv, caps, "public") if it.verdict == "migrate")
-            apply_ddl(conn, render_item_ddl(item, caps))
-            conn.commit()
+        plan = build_plan(Inventory(tool_version="bench", generated_at="bench", elasticsearch=inv), caps)
+        item = next(it for it in plan.items if it.verdict == "migrate")
+        item.copy_options = CopyOptions(batch_size=args.page)
+        workdir = Path(tempfile.mkdtemp())
+        plan_path = save_plan(plan, workdir / "plan.yaml")
         assert isinstance(item.source, EsSource)
         slices = args.slices or default_slices(item.source)
         size = sum(len(json.dumps(corpus.make_document(i))) for i in range(0, 1000)) / 1000
@@ -177,7 +162,7 @@ def main() -> None:
         raw_rate = docs / seconds
         print(f"raw export     : {docs:,} docs in {seconds:6.2f} s = {raw_rate:9,.0f} docs/s")
 
-        result, wall, peak = end_to_end(args.es, pg_url, item, slices, args.page, Path(tempfile.mkdtemp()))
+        result, wall, peak = end_to_end(args.es, pg_url, plan_path, slices, workdir)
         rows, copy_seconds = int(result["rows"]), float(result["seconds"])
         copy_rate, wall_rate = rows / copy_seconds, rows / wall
         print(f"end to end     : {rows:,} rows in {copy_seconds:6.2f} s = {copy_rate:9,.0f} docs/s "
