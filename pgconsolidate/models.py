@@ -508,6 +508,16 @@ class QueryParity(Strict):
         default_factory=list, description="clauses the translator could not express: excluded from the gate"
     )
     error: str | None = Field(None, description="why the query could not run on one side (excluded from the gate)")
+    recall_basis: Literal["top50", "membership"] = Field(
+        "top50",
+        description="top50: ES top-10 ids in the PostgreSQL top 50 (ranked queries); membership: in the "
+        "PostgreSQL result at all (filters, which PostgreSQL does not rank)",
+    )
+    tied: int = Field(
+        0,
+        description="ES top-10 hits left out of recall: tied with the hit at rank 50 while more hits exist "
+        "(an arbitrary pick among equal scores)",
+    )
 
     @property
     def gated(self) -> bool:

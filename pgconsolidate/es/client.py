@@ -34,6 +34,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import elastic_transport
 from elasticsearch import ApiError, Elasticsearch
 from elasticsearch._version import __versionstr__ as _CLIENT_VERSION
+from elasticsearch.serializer import OrjsonSerializer
 
 from pgconsolidate.config import redact_text, redact_url
 from pgconsolidate.errors import ConnectionFailed, PgConsolidateError, SourceError, UsageError
@@ -349,6 +350,9 @@ def connect_es(
         "hosts": [node],
         "request_timeout": request_timeout,
         "verify_certs": verify_certs,
+        # orjson parses search pages ~3x faster than the json module: a copy spends its client CPU
+        # mostly decoding pages of _source (the client uses it for the compatibility types too).
+        "serializers": {"application/json": OrjsonSerializer()},
         **client_options,
     }
     if ca_file:

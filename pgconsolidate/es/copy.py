@@ -331,7 +331,8 @@ def _copy_locked(
             f"{', '.join(item.source.indices)} at the copy's point in time: the copy is incomplete",
             hint="nothing was marked done; rerun migrate (with --resume to continue)",
         )
-    rebuild_deferred(pg_conn, target, item.id, cfg.sink)
+    # Indexes build side by side on their own connections (the slices' connections are closed by now).
+    rebuild_deferred(pg_conn, target, item.id, cfg.sink, connect=cfg.connect, parallel=os.cpu_count() or 1)
     with pg_conn.transaction(), pg_conn.cursor() as cur:
         cur.execute(sql.SQL("SELECT count(*) FROM {}").format(target.ident))
         row = cur.fetchone()

@@ -90,12 +90,39 @@ def overlap_at(es_ids: Sequence[str], pg_ids: Sequence[str], k: int = TOP) -> fl
     return len(set(top) & set(pg_ids[:k])) / len(top)
 
 
-def recall_at(es_ids: Sequence[str], pg_ids: Sequence[str], k: int = TOP, depth: int = DEPTH) -> float | None:
-    """Share of the ES top-k ids found in the PostgreSQL top ``depth`` (None when ES returned nothing)."""
-    top = list(es_ids[:k])
+def recall_at(
+    es_ids: Sequence[str],
+    pg_ids: Sequence[str],
+    k: int = TOP,
+    depth: int = DEPTH,
+    *,
+    ambiguous: frozenset[str] = frozenset(),
+) -> float | None:
+    """Share of the ES top-k ids found in the PostgreSQL top ``depth``.
+
+    ``ambiguous`` ids (see :func:`tied_beyond_depth`) are left out of the count: Elasticsearch's
+    choice among equally scored hits is arbitrary, so no ranking could be expected to match it.
+    None when nothing is left to judge (ES returned nothing, or only arbitrary picks).
+    """
+    top = [i for i in es_ids[:k] if i not in ambiguous]
     if not top:
         return None
     return len(set(top) & set(pg_ids[:depth])) / len(top)
+
+
+def tied_beyond_depth(
+    es_ids: Sequence[str], es_scores: Sequence[float | None], total: int, k: int = TOP, depth: int = DEPTH
+) -> frozenset[str]:
+    """ES top-k ids whose score ties with the hit at rank ``depth`` when more hits exist than that.
+
+    Such an id is one arbitrary pick among a tie group that crosses the depth PostgreSQL is read
+    to (e.g. a term filter where every hit scores the same): ES orders ties by its internal doc
+    ids, PostgreSQL by ``_id``, and neither is wrong.
+    """
+    if total <= depth or len(es_scores) < depth or es_scores[depth - 1] is None:
+        return frozenset()
+    boundary = es_scores[depth - 1]
+    return frozenset(i for i, score in zip(es_ids[:k], es_scores[:k], strict=False) if score == boundary)
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -659,6 +686,7 @@ class _Verifier:
             status = exc.meta.status if exc.meta is not None else 0
             return models.QueryParity(**row, error=f"Elasticsearch answered HTTP {status}")
         es_ids = [str(h["_id"]) for h in es_body["hits"]["hits"]]
+        es_scores = [h.get("_score") for h in es_body["hits"]["hits"]]
         row["es_hits"] = int(es_body["hits"]["total"]["value"])
         row["es_ms"] = float(es_body.get("took", 0))
         if tr.unsupported:
@@ -682,8 +710,34 @@ class _Verifier:
         if row["pg_hits"] is not None:
             row["hit_delta"] = row["pg_hits"] - row["es_hits"]
         row["overlap_at_10"] = overlap_at(es_ids, pg_ids)
-        row["recall_at_10"] = recall_at(es_ids, pg_ids)
+        if "_score" not in names and es_ids:
+            # PostgreSQL does not rank this query (a filter: term, range, ...), so its top 50 is just
+            # the first rows by _id, while Elasticsearch's order comes from per-index statistics:
+            # ask instead whether PostgreSQL's result *contains* the ES top 10.
+            found = self._members(body, fieldmap, es_ids[:TOP])
+            if found is None:
+                return models.QueryParity(**row, error="the membership query could not be translated")
+            row["recall_at_10"] = len(found) / len(es_ids[:TOP])
+            row["recall_basis"] = "membership"
+            return models.QueryParity(**row)
+        ambiguous = tied_beyond_depth(es_ids, es_scores, row["es_hits"])
+        row["recall_at_10"] = recall_at(es_ids, pg_ids, ambiguous=ambiguous)
+        if ambiguous:
+            row["tied"] = len(ambiguous)
         return models.QueryParity(**row)
+
+    def _members(self, body: dict[str, Any], fieldmap: FieldMap, ids: Sequence[str]) -> set[str] | None:
+        """Which of ``ids`` the translated query matches in PostgreSQL (None: not translatable)."""
+        query = body.get("query", {"match_all": {}})
+        probe = {"query": {"bool": {"must": [query], "filter": [{"ids": {"values": list(ids)}}]}}, "size": len(ids)}
+        tr = translate(probe, fieldmap)
+        if tr.unsupported:
+            return None
+        with self.conn.transaction(), self.conn.cursor() as cur:
+            cur.execute(sql.SQL(tr.sql))  # sqlglot-built SQL with inlined literals, no params
+            names = [d.name for d in cur.description or []]
+            pos = names.index(fieldmap.id_column) if fieldmap.id_column in names else 0
+            return {str(r[pos]) for r in cur.fetchall()}
 
 
 def _describe(query: Mapping[str, Any]) -> str:

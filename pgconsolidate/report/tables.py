@@ -250,7 +250,7 @@ def _query_parity_table(items: list[ItemParity]) -> Table:
                     "-" if q.pg_hits is None else human_count(q.pg_hits),
                     "-" if q.hit_delta is None else f"{q.hit_delta:+,}",
                     _ratio(q.overlap_at_10),
-                    _ratio(q.recall_at_10),
+                    _ratio(q.recall_at_10) + (" (m)" if q.recall_basis == "membership" else ""),
                     "-" if q.es_ms is None else f"{q.es_ms:.1f}",
                     "-" if q.pg_ms is None else f"{q.pg_ms:.1f}",
                     "yes" if q.gated else "no",
@@ -259,6 +259,17 @@ def _query_parity_table(items: list[ItemParity]) -> Table:
             table.notes += [f"{it.item_id} {q.name}: not translated: {u}" for u in q.unsupported]
             if q.error:
                 table.notes.append(f"{it.item_id} {q.name}: {q.error}")
+        if any(q.recall_basis == "membership" for q in it.queries):
+            table.notes.append(
+                f"{it.item_id}: (m) filters are not ranked by PostgreSQL: their recall@10 is the share of the ES "
+                "top 10 that PostgreSQL's result contains"
+            )
+        tied = sum(q.tied for q in it.queries)
+        if tied:
+            table.notes.append(
+                f"{it.item_id}: {tied} ES top-10 hit(s) left out of recall: equal scores tie past rank 50, "
+                "so Elasticsearch's pick among them is arbitrary"
+            )
         gate = f"gate {it.min_recall:.2f}" if it.min_recall is not None else "no gate"
         es_lat, pg_lat = it.es_latency_ms, it.pg_latency_ms
         table.notes.append(

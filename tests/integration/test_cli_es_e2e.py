@@ -91,3 +91,61 @@ def test_es_index_end_to_end(es_url: str, es_prefix: str, pg_url: str, tmp_path:
     [parity] = json.loads(r.stdout)["items"]
     mismatches = parity["mismatches"]
     assert any(m["key"] == f"{index}/{doc_id[0]}" and "views" in m["detail"] for m in mismatches), mismatches
+
+
+def test_dated_index_family_lands_in_a_partitioned_table(
+    es_url: str, es_prefix: str, pg_url: str, tmp_path: Path
+) -> None:
+    """logs-YYYY.MM.DD indices + an alias -> one item, a RANGE-partitioned table, a view; copied and verified."""
+    from pgconsolidate import commands
+    from pgconsolidate.planfile import save_plan
+
+    days = ("2026.11.29", "2026.11.30", "2026.12.01")
+    es = connect_es(es_url)
+    try:
+        members = [f"{es_prefix}logs-{day}" for day in days]
+        for n, (name, day) in enumerate(zip(members, days, strict=True)):
+            es.indices.create(
+                index=name,
+                mappings={
+                    "properties": {
+                        "@timestamp": {"type": "date"},
+                        "message": {"type": "text"},
+                        "level": {"type": "keyword"},
+                    }
+                },
+            )
+            for i in range(40 + n):
+                level = "error" if i % 10 == 0 else "info"
+                doc = {
+                    "@timestamp": f"{day.replace('.', '-')}T{i % 24:02d}:00:00Z",
+                    "message": f"request {i}",
+                    "level": level,
+                }
+                es.index(index=name, id=f"{day}-{i}", document=doc)
+            es.indices.refresh(index=name)
+        es.indices.update_aliases(actions=[{"add": {"indices": members, "alias": f"{es_prefix}logs"}}])
+    finally:
+        es.close()
+
+    inv = commands.analyze(es_url=es_url, es_indices=f"{es_prefix}*")
+    plan = commands.make_plan(inv, pg_url)
+    [item] = [it for it in plan.items if it.source.kind == "elasticsearch"]
+    assert item.verdict == "migrate" and item.target is not None, item.reason
+    assert item.target.options["partition_by"] != "none" and len(item.source.indices) == 3  # type: ignore[union-attr]
+    plan_path = save_plan(plan, tmp_path / "logs.yaml")
+
+    report = commands.migrate(plan_path, target_url=pg_url, redis_url=None, es_url=es_url, reject_dir=tmp_path)
+    assert [r.rows for r in report.items] == [40 + 41 + 42]
+    parity = commands.verify(plan_path, target_url=pg_url, redis_url=None, es_url=es_url, sample=500)
+    assert parity.ok, [(q.name, q.es_hits, q.pg_hits, q.recall_at_10, q.tied) for it in parity.items for q in it.queries]
+
+    table = sql.Identifier(item.target.schema_name, item.target.table)
+    with psycopg.connect(pg_url) as conn:
+        parts = conn.execute(sql.SQL("SELECT tableoid::regclass::text, count(*) FROM {} GROUP BY 1").format(table))
+        per_partition = dict(parts.fetchall())
+        assert sum(per_partition.values()) == 123 and len(per_partition) >= 3  # one partition per day
+        views = [v for v in item.target.options["views"] if v.get("alias") == f"{es_prefix}logs"]
+        assert views, item.target.options["views"]
+        view = sql.Identifier(item.target.schema_name, views[0]["name"])
+        assert conn.execute(sql.SQL("SELECT count(*) FROM {}").format(view)).fetchone() == (123,)

@@ -72,3 +72,21 @@ def test_load_queries(tmp_path: Path) -> None:
     path.write_text("[1, 2]\n")
     with pytest.raises(UsageError, match="JSON object"):
         load_queries(path)
+
+
+def test_recall_ignores_arbitrary_picks_among_ties_that_cross_the_depth() -> None:
+    from pgconsolidate.es.verify import recall_at, tied_beyond_depth
+
+    es_ids = [f"d{i}" for i in range(50)]
+    pg_ids = [f"d{i}" for i in range(100, 150)]  # another arbitrary order of the same 200 equal hits
+    flat = [1.0] * 50
+    ties = tied_beyond_depth(es_ids, flat, total=200)
+    assert ties == frozenset(es_ids[:10])
+    assert recall_at(es_ids, pg_ids, ambiguous=ties) is None  # nothing left to judge
+    assert recall_at(es_ids, pg_ids) == 0.0  # what a naive recall would (wrongly) gate on
+
+    ranked = [9.0, 8.0, *([1.0] * 48)]
+    ties = tied_beyond_depth(es_ids, ranked, total=200)
+    assert ties == frozenset(es_ids[2:10])
+    assert recall_at(es_ids, ["d0", "d1", *pg_ids], ambiguous=ties) == 1.0
+    assert tied_beyond_depth(es_ids, flat, total=50) == frozenset()  # all hits fit: no arbitrary pick
