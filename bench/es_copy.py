@@ -30,10 +30,12 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg import sql
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from redis_copy import _vm_hwm, with_database
 
 from pgconsolidate.es import corpus
 from pgconsolidate.es.analyze import sample_es
@@ -47,12 +49,6 @@ from pgconsolidate.planfile import save_plan
 from pgconsolidate.planner import build_plan
 
 INDEX = "pgc-bench-es-copy"
-
-
-def with_database(url: str, name: str) -> str:
-    """The same PostgreSQL URL pointing at database ``name``."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
 def ensure_index(es: PgcElasticsearch, n: int) -> float:
@@ -87,18 +83,6 @@ def raw_export(es: PgcElasticsearch, item: PlanItem, slices: int, page: int) -> 
     seconds = time.perf_counter() - t0
     reader.close_pit(pit)
     return sum(counts), seconds
-
-
-def _vm_hwm(pid: int) -> int:
-    """Peak RSS (VmHWM) of a live process in bytes (0 once it has exited)."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
 
 
 def end_to_end(

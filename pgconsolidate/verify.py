@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import psycopg
 import redis
@@ -66,6 +66,8 @@ SQL_COMPARE = True
 _TTL_SLACK_SECONDS = 0.002
 """The SQL filter flags expiries this much *inside* the tolerance too: the Python check floors the
 target to milliseconds, so the filter must never miss a key that Python would report."""
+
+_T = TypeVar("_T")
 
 _TEXT_TYPES = frozenset({"text", "character varying", "character"})
 
@@ -125,16 +127,19 @@ def compare_canonical(
     return out
 
 
-class Reservoir:
-    """Seeded uniform sample of ``size`` items from a stream of unknown length (Algorithm R)."""
+class Reservoir(Generic[_T]):
+    """Seeded uniform sample of ``size`` items from a stream of unknown length (Algorithm R).
+
+    Used for Redis keys and for Elasticsearch (index, id) pairs alike.
+    """
 
     def __init__(self, size: int, seed: int) -> None:
         self.size = size
         self.seen = 0
-        self.items: list[bytes] = []
+        self.items: list[_T] = []
         self._rng = random.Random(seed)
 
-    def add(self, values: Iterable[bytes]) -> None:
+    def add(self, values: Iterable[_T]) -> None:
         """Offer more stream items."""
         size, items, rng = self.size, self.items, self._rng
         if size <= 0:
@@ -168,8 +173,8 @@ def preview(value: Any, show_values: bool) -> str:
 
 
 @dataclass
-class _Findings:
-    """Counts per kind and the first examples."""
+class Findings:
+    """Counts per kind and the first examples (shared by the Redis and Elasticsearch verifiers)."""
 
     show_values: bool
     max_examples: int
@@ -177,12 +182,15 @@ class _Findings:
     examples: list[models.Mismatch] = field(default_factory=list)
     checked: int = 0
 
-    def add(self, key: bytes, kind: models.MismatchKind, detail: str, source: Any = None, target: Any = None) -> None:
+    def add(
+        self, key: bytes | str, kind: models.MismatchKind, detail: str, source: Any = None, target: Any = None
+    ) -> None:
+        """Count one mismatch; keep it as an example while fewer than ``max_examples`` are kept."""
         self.counts[kind] += 1
         if len(self.examples) < self.max_examples:
             self.examples.append(
                 models.Mismatch(
-                    key=redact_text(key_to_text(key)),
+                    key=redact_text(key_to_text(key) if isinstance(key, bytes) else key),
                     kind=kind,
                     detail=detail,
                     source_value=None if source is None else preview(source, self.show_values),
@@ -368,12 +376,12 @@ def verify_item(
         )
     size = item.verify.sample if sample is None else sample
     assert isinstance(item.source, models.RedisSource)
-    findings = _Findings(show_values=show_values, max_examples=max_examples)
+    findings = Findings(show_values=show_values, max_examples=max_examples)
     try:
         table = _describe_table(pg_conn, item, mapping)
         verifier = _Verifier(redis_client, pg_conn, item, mapping, table, findings)
         in_sql = _SqlComparer.start(verifier) if full and SQL_COMPARE else None
-        reservoir = Reservoir(0 if full else size, seed)
+        reservoir: Reservoir[bytes] = Reservoir(0 if full else size, seed)
         source_count = 0
         sink.start(item.id, item.source.estimated_keys or None)
         if in_sql is not None:
@@ -431,7 +439,7 @@ class _Verifier:
         item: models.PlanItem,
         mapping: Mapping,
         table: _Table,
-        findings: _Findings,
+        findings: Findings,
     ) -> None:
         self.client = client
         self.conn = conn

@@ -31,9 +31,9 @@ import math
 import random
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -62,7 +62,7 @@ from pgconsolidate.es.convert import (
 from pgconsolidate.execute import state
 from pgconsolidate.models_es import EsColumn, EsIndexOptions, EsSource
 from pgconsolidate.translate import FieldMap, translate
-from pgconsolidate.verify import empty_counts, preview, values_equal
+from pgconsolidate.verify import Findings, Reservoir, values_equal
 
 DEFAULT_MIN_RECALL = 0.8
 TOP = 10
@@ -333,48 +333,6 @@ def _close_lists(a: Any, b: Any, tol: float) -> bool:
 # --------------------------------------------------------------------------- findings
 
 
-@dataclass
-class _Findings:
-    show_values: bool
-    max_examples: int
-    counts: dict[str, int] = field(default_factory=empty_counts)
-    examples: list[models.Mismatch] = field(default_factory=list)
-    checked: int = 0
-
-    def add(self, key: str, kind: models.MismatchKind, detail: str, source: Any = None, target: Any = None) -> None:
-        self.counts[kind] += 1
-        if len(self.examples) < self.max_examples:
-            self.examples.append(
-                models.Mismatch(
-                    key=redact_text(key),
-                    kind=kind,
-                    detail=detail,
-                    source_value=None if source is None else preview(source, self.show_values),
-                    target_value=None if target is None else preview(target, self.show_values),
-                )
-            )
-
-
-class _Seeded:
-    """Seeded uniform reservoir sample (Algorithm R) of (index, id) pairs."""
-
-    def __init__(self, size: int, seed: int) -> None:
-        self.size = size
-        self.seen = 0
-        self.items: list[tuple[str, str]] = []
-        self.rng = random.Random(seed)
-
-    def add(self, values: Iterable[tuple[str, str]]) -> None:
-        for v in values:
-            self.seen += 1
-            if len(self.items) < self.size:
-                self.items.append(v)
-            elif self.size > 0:
-                j = self.rng.randrange(self.seen)
-                if j < self.size:
-                    self.items[j] = v
-
-
 # --------------------------------------------------------------------------- engine
 
 
@@ -406,7 +364,7 @@ def verify_es_item(
     size = item.verify.sample if sample is None else sample
     nodes = [str(n.base_url) for n in es.transport.node_pool.all()]
     shown = redact_url(nodes[0]) if nodes else "Elasticsearch"
-    findings = _Findings(show_values=show_values, max_examples=max_examples)
+    findings = Findings(show_values=show_values, max_examples=max_examples)
     try:
         v = _Verifier(es, pg_conn, item, options, display, shown, findings)
         source_count, target_count, rejected = v.counts()
@@ -458,7 +416,7 @@ class _Verifier:
         options: EsIndexOptions,
         display: str,
         shown: str,
-        findings: _Findings,
+        findings: Findings,
     ) -> None:
         assert isinstance(item.source, EsSource) and item.target is not None
         self.es = es
@@ -518,7 +476,7 @@ class _Verifier:
 
     def sample_ids(self, size: int, seed: int) -> list[tuple[str, str]]:
         """A seeded sample of (index, id) from a PIT scan of ids only."""
-        res = _Seeded(size, seed)
+        res: Reservoir[tuple[str, str]] = Reservoir(size, seed)
         pit = self.es.open_point_in_time(index=self.indices, keep_alive="2m")["id"]
         try:
             after: list[Any] | None = None

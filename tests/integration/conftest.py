@@ -19,6 +19,7 @@ import secrets
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -203,3 +204,13 @@ def es_prefix(es_url: str) -> Iterator[str]:
             es.indices.delete_index_template(name=tpl["name"])
     finally:
         es.close()
+
+
+@pytest.fixture
+def es(es_url: str) -> Iterator[Any]:
+    """A client on the test Elasticsearch (pgconsolidate's own, version-aware), closed afterwards."""
+    from pgconsolidate.es.client import connect_es
+
+    client = connect_es(es_url)
+    yield client
+    client.close()

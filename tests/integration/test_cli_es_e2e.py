@@ -138,7 +138,8 @@ def test_dated_index_family_lands_in_a_partitioned_table(
     report = commands.migrate(plan_path, target_url=pg_url, redis_url=None, es_url=es_url, reject_dir=tmp_path)
     assert [r.rows for r in report.items] == [40 + 41 + 42]
     parity = commands.verify(plan_path, target_url=pg_url, redis_url=None, es_url=es_url, sample=500)
-    assert parity.ok, [(q.name, q.es_hits, q.pg_hits, q.recall_at_10, q.tied) for it in parity.items for q in it.queries]
+    queries = [(q.name, q.es_hits, q.pg_hits, q.recall_at_10, q.tied) for it in parity.items for q in it.queries]
+    assert parity.ok, queries
 
     table = sql.Identifier(item.target.schema_name, item.target.table)
     with psycopg.connect(pg_url) as conn:

@@ -16,8 +16,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,27 +34,9 @@ LOG_DOCS = {"2026.12.01": 3, "2026.12.02": 4, "2026.12.03": 5}
 
 
 @pytest.fixture
-def es(es_url: str) -> Iterator[PgcElasticsearch]:
-    client = connect_es(es_url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def prefix(es: PgcElasticsearch) -> Iterator[str]:
-    """A unique name prefix; everything named with it is deleted afterwards (by exact name)."""
-    p = f"pgc-{uuid.uuid4().hex[:8]}-"
-    yield p
-    # destructive_requires_name: wildcard deletes are refused, so resolve then delete by name
-    resolved = es.perform_request(
-        "GET", f"/_resolve/index/{p}*", params={"expand_wildcards": "all"}, headers={"accept": "application/json"}
-    ).body
-    names = [i["name"] for i in resolved.get("indices", [])]
-    if names:
-        es.indices.delete(index=",".join(names), expand_wildcards="all", ignore_unavailable=True)
-    templates = es.options(ignore_status=404).indices.get_index_template(name=f"{p}*").body.get("index_templates", [])
-    for tpl in templates:
-        es.indices.delete_index_template(name=tpl["name"])
+def prefix(es_prefix: str) -> str:
+    """A unique name prefix (conftest's ``es_prefix`` deletes everything named with it afterwards)."""
+    return es_prefix
 
 
 def _seed(es: PgcElasticsearch, p: str) -> None:

@@ -11,15 +11,13 @@ has pgvector, pg_trgm, cube and earthdistance but neither PostGIS nor pg_search.
 from __future__ import annotations
 
 import re
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
 
 from pgconsolidate.es.analyze import sample_es
-from pgconsolidate.es.client import PgcElasticsearch, connect_es
+from pgconsolidate.es.client import PgcElasticsearch
 from pgconsolidate.es.corpus import index_corpus
 from pgconsolidate.es.fieldmap import fieldmap_for
 from pgconsolidate.es.identifiers import RESERVED_KEYWORDS
@@ -35,23 +33,9 @@ FAMILY_DAYS = ("2026.03.01", "2026.03.02", "2026.03.05")
 
 
 @pytest.fixture
-def es(es_url: str) -> Iterator[PgcElasticsearch]:
-    client = connect_es(es_url)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def prefix(es: PgcElasticsearch) -> Iterator[str]:
-    """A unique name prefix; the indices created with it are deleted afterwards (by exact name)."""
-    p = f"pgc-{uuid.uuid4().hex[:8]}-"
-    yield p
-    resolved = es.perform_request(
-        "GET", f"/_resolve/index/{p}*", params={"expand_wildcards": "all"}, headers={"accept": "application/json"}
-    ).body
-    names = [i["name"] for i in resolved.get("indices", [])]
-    if names:
-        es.indices.delete(index=",".join(names), expand_wildcards="all", ignore_unavailable=True)
+def prefix(es_prefix: str) -> str:
+    """A unique name prefix (conftest's ``es_prefix`` deletes everything named with it afterwards)."""
+    return es_prefix
 
 
 def _seed(es: PgcElasticsearch, prefix: str) -> None:
