@@ -29,6 +29,7 @@ from pgconsolidate.models import (
     PlanItem,
     TargetCaps,
 )
+from pgconsolidate.models_es import EsSource
 from pgconsolidate.progress import ProgressSink
 
 if TYPE_CHECKING:
@@ -426,6 +427,9 @@ def verify(
 ) -> ParityReport:
     """Dual-read the plan's items from their source and PostgreSQL and report every difference.
 
+    ``full`` compares every Redis key, and every Elasticsearch document (the sample becomes the
+    index's document count).
+
     Elasticsearch items also get query parity: the queries of ``queries_path`` (NDJSON of query
     bodies) or, without it, queries generated from the index, run on both sides; a mean recall@10
     below ``min_recall`` (default 0.8) fails the item like a mismatch does.
@@ -452,12 +456,14 @@ def verify(
             if it.source.kind == "elasticsearch":
                 from pgconsolidate.es.verify import DEFAULT_MIN_RECALL, verify_es_item
 
+                # --full reads every document: a sample as large as the index.
+                es_sample = max(it.source.docs_count, 1) if full and isinstance(it.source, EsSource) else sample
                 report.items.append(
                     verify_es_item(
                         sources.es,
                         conn,
                         it,
-                        sample=sample,
+                        sample=es_sample,
                         seed=seed,
                         queries=queries,
                         min_recall=DEFAULT_MIN_RECALL if min_recall is None else min_recall,

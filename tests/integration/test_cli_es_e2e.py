@@ -86,9 +86,10 @@ def test_es_index_end_to_end(es_url: str, es_prefix: str, pg_url: str, tmp_path:
         doc_id = conn.execute(sql.SQL("SELECT _id FROM {} ORDER BY _id LIMIT 1").format(table)).fetchone()
         assert doc_id is not None
         conn.execute(sql.SQL("UPDATE {} SET views = views + 1 WHERE _id = %s").format(table), (doc_id[0],))
-    r = run_cli("verify", str(plan_path), *args, "--format", "json", "--sample", str(DOCS))
+    r = run_cli("verify", str(plan_path), *args, "--format", "json", "--full")
     assert r.returncode == 3, r.stdout + r.stderr
     [parity] = json.loads(r.stdout)["items"]
+    assert parity["checked"] == DOCS  # --full reads every document
     mismatches = parity["mismatches"]
     assert any(m["key"] == f"{index}/{doc_id[0]}" and "views" in m["detail"] for m in mismatches), mismatches
 
