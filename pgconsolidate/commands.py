@@ -29,7 +29,6 @@ from pgconsolidate.models import (
     PlanItem,
     TargetCaps,
 )
-from pgconsolidate.models_es import EsSource
 from pgconsolidate.progress import ProgressSink
 
 if TYPE_CHECKING:
@@ -307,7 +306,7 @@ def migrate(
     import time
 
     from pgconsolidate.config import state_dir
-    from pgconsolidate.execute.copy import copy_item, item_fingerprint
+    from pgconsolidate.execute.copy import copy_plan
     from pgconsolidate.execute.cron import apply_cron, render_plan_cron
     from pgconsolidate.execute.ddl import apply_ddl, render_plan_ddl
     from pgconsolidate.execute.runs import finish_run, start_run
@@ -356,35 +355,20 @@ def migrate(
             tool_version=__version__,
         )
         try:
-            for it in items:
-                # No plan-wide fingerprint: each item's checkpoint carries its own, so editing one
-                # item of the plan does not restart every other item on --resume.
-                if it.source.kind == "elasticsearch":
-                    from pgconsolidate.es.copy import copy_es_item
-
-                    report.items.append(
-                        copy_es_item(
-                            sources.es,
-                            conn,
-                            it,
-                            reject_dir=reject_dir or state_dir() / "rejects",
-                            resume=resume,
-                            slices=slices,
-                            on_error="continue" if on_error == "continue" else "stop",
-                            progress=progress,
-                        )
-                    )
-                else:
-                    report.items.append(
-                        copy_item(
-                            sources.redis,  # type: ignore[arg-type]  # None only for DDL-only items, never read
-                            conn,
-                            it,
-                            resume=resume,
-                            plan_fingerprint=item_fingerprint(it),
-                            progress=progress,
-                        )
-                    )
+            # No plan-wide fingerprint: each item's checkpoint carries its own, so editing one item
+            # of the plan does not restart every other item on --resume.
+            report.items = copy_plan(
+                sources.redis,
+                conn,
+                plan,
+                resume=resume,
+                only=only,
+                progress=progress,
+                es=sources.es,
+                reject_dir=reject_dir or state_dir() / "rejects",
+                slices=slices,
+                on_error="continue" if on_error == "continue" else "stop",
+            )
         except BaseException as exc:
             _close_run(conn, report.run_id, exc)
             raise
@@ -434,7 +418,7 @@ def verify(
     bodies) or, without it, queries generated from the index, run on both sides; a mean recall@10
     below ``min_recall`` (default 0.8) fails the item like a mismatch does.
     """
-    from pgconsolidate.verify import verify_item
+    from pgconsolidate.verify import verify_plan
 
     plan = load_plan(plan_path)
     items = plan.migratable(only)  # rejects unknown --only ids before connecting anywhere
@@ -443,46 +427,28 @@ def verify(
         from pgconsolidate.es.verify import load_queries
 
         queries = load_queries(queries_path)
-    report = ParityReport(
-        plan=str(plan_path), target=redact_url(target_url) if target_url else None, seed=seed, full=full
-    )
     with (
         target_connection(target_url) as conn,
         _open_sources(
             plan, items, redis_url=redis_url, es_url=es_url, es_ca_file=es_ca_file, es_api_key=es_api_key
         ) as sources,
     ):
-        for it in items:
-            if it.source.kind == "elasticsearch":
-                from pgconsolidate.es.verify import DEFAULT_MIN_RECALL, verify_es_item
-
-                # --full reads every document: a sample as large as the index.
-                es_sample = max(it.source.docs_count, 1) if full and isinstance(it.source, EsSource) else sample
-                report.items.append(
-                    verify_es_item(
-                        sources.es,
-                        conn,
-                        it,
-                        sample=es_sample,
-                        seed=seed,
-                        queries=queries,
-                        min_recall=DEFAULT_MIN_RECALL if min_recall is None else min_recall,
-                        show_values=show_values,
-                    )
-                )
-            else:
-                report.items.append(
-                    verify_item(
-                        sources.redis,  # type: ignore[arg-type]  # None only for DDL-only items, never read
-                        conn,
-                        it,
-                        sample=sample,
-                        seed=seed,
-                        full=full,
-                        show_values=show_values,
-                        progress=progress,
-                    )
-                )
+        report = verify_plan(
+            sources.redis,
+            conn,
+            plan,
+            sample=sample,
+            seed=seed,
+            full=full,
+            show_values=show_values,
+            only=only,
+            progress=progress,
+            es=sources.es,
+            queries=queries,
+            min_recall=min_recall,
+        )
+    report.plan = str(plan_path)
+    report.target = redact_url(target_url) if target_url else None
     return report
 
 

@@ -50,6 +50,7 @@ from pgconsolidate.mappings import get_mapping
 from pgconsolidate.mappings._common import COPY_HEADER, COPY_TRAILER
 from pgconsolidate.mappings._members import MembersMapping, is_members_mapping
 from pgconsolidate.mappings.base import Canonical, Mapping, SourceRecord
+from pgconsolidate.models_es import EsSource
 from pgconsolidate.progress import NullProgress, ProgressSink
 from pgconsolidate.sources.redis import KeyBatch, iter_key_batches, key_to_text
 from pgconsolidate.sources.resp import per_key_commands, round_trip
@@ -311,7 +312,7 @@ def _count_live(conn: psycopg.Connection[Any], table: _Table) -> int:
 
 
 def verify_plan(
-    redis_client: redis.Redis,
+    redis_client: redis.Redis | None,
     pg_conn: psycopg.Connection[Any],
     plan: models.Plan,
     *,
@@ -321,14 +322,36 @@ def verify_plan(
     show_values: bool = False,
     only: set[str] | None = None,
     progress: ProgressSink | None = None,
+    es: Any = None,
+    queries: list[dict[str, Any]] | None = None,
+    min_recall: float | None = None,
 ) -> models.ParityReport:
-    """Verify every migratable item of ``plan`` (or the ids in ``only``)."""
-    items = plan.migratable(only)
+    """Verify every migratable item of ``plan`` (or the ids in ``only``), by source.
+
+    Elasticsearch items go through :func:`pgconsolidate.es.verify.verify_es_item` with ``es``,
+    ``queries`` and ``min_recall`` (default 0.8); ``full`` reads every document there too (the
+    sample becomes the index's document count).
+    """
     report = models.ParityReport(plan=plan.generated_at, target=plan.target.url, seed=seed, full=full)
-    for it in items:
-        report.items.append(
-            verify_item(
-                redis_client,
+    for it in plan.migratable(only):
+        if isinstance(it.source, EsSource):
+            from pgconsolidate.es.verify import DEFAULT_MIN_RECALL, verify_es_item
+
+            if es is None:
+                raise UsageError(f"item {it.id} reads Elasticsearch: an Elasticsearch client is needed")
+            parity = verify_es_item(
+                es,
+                pg_conn,
+                it,
+                sample=max(it.source.docs_count, 1) if full else sample,
+                seed=seed,
+                queries=queries,
+                min_recall=DEFAULT_MIN_RECALL if min_recall is None else min_recall,
+                show_values=show_values,
+            )
+        else:
+            parity = verify_item(
+                redis_client,  # type: ignore[arg-type]  # None only when no item reads Redis (never read then)
                 pg_conn,
                 it,
                 sample=sample,
@@ -337,7 +360,7 @@ def verify_plan(
                 show_values=show_values,
                 progress=progress,
             )
-        )
+        report.items.append(parity)
     return report
 
 

@@ -48,7 +48,8 @@ import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import closing, suppress
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, Literal, TypeVar
 
 import psycopg
 import redis
@@ -147,7 +148,7 @@ def item_fingerprint(item: models.PlanItem) -> str:
 
 
 def copy_plan(
-    redis_client: redis.Redis,
+    redis_client: redis.Redis | None,
     pg_conn: psycopg.Connection[Any],
     plan: models.Plan,
     *,
@@ -155,24 +156,51 @@ def copy_plan(
     only: set[str] | None = None,
     plan_fingerprint: str | None = None,
     progress: ProgressSink | None = None,
+    es: Any = None,
+    reject_dir: Path | None = None,
+    slices: int | None = None,
+    on_error: Literal["stop", "continue"] = "stop",
 ) -> list[models.ItemCopyResult]:
-    """Copy every migratable item of ``plan`` (or the ids in ``only``), in plan order.
+    """Copy every migratable item of ``plan`` (or the ids in ``only``), in plan order, by source.
 
-    Each checkpoint records ``plan_fingerprint`` when given, else the item's own
+    Redis items go through :func:`copy_item`, Elasticsearch items through
+    :func:`pgconsolidate.es.copy.copy_es_item` (``es``, ``reject_dir``, ``slices``, ``on_error``).
+    ``redis_client``/``es`` may be None when no selected item reads that source (DDL-only items
+    read nothing). Each checkpoint records ``plan_fingerprint`` when given, else the item's own
     :func:`item_fingerprint` (preferred: editing one item then does not restart the others).
     """
-    items = plan.migratable(only)
-    return [
-        copy_item(
-            redis_client,
-            pg_conn,
-            it,
-            resume=resume,
-            plan_fingerprint=plan_fingerprint or item_fingerprint(it),
-            progress=progress,
-        )
-        for it in items
-    ]
+    results = []
+    for it in plan.migratable(only):
+        fingerprint = plan_fingerprint or item_fingerprint(it)
+        if it.source.kind == "elasticsearch":
+            from pgconsolidate.es.copy import copy_es_item
+
+            if es is None or reject_dir is None:
+                raise UsageError(
+                    f"item {it.id} reads Elasticsearch: an Elasticsearch client and a reject dir are needed"
+                )
+            result = copy_es_item(
+                es,
+                pg_conn,
+                it,
+                reject_dir=reject_dir,
+                resume=resume,
+                slices=slices,
+                on_error=on_error,
+                plan_fingerprint=fingerprint,
+                progress=progress,
+            )
+        else:
+            result = copy_item(
+                redis_client,  # type: ignore[arg-type]  # None only when no item reads Redis (never read then)
+                pg_conn,
+                it,
+                resume=resume,
+                plan_fingerprint=fingerprint,
+                progress=progress,
+            )
+        results.append(result)
+    return results
 
 
 def copy_item(
