@@ -311,6 +311,12 @@ def _count_live(conn: psycopg.Connection[Any], table: _Table) -> int:
 # --------------------------------------------------------------------------- engine
 
 
+def verify_failed(item: models.PlanItem, exc: psycopg.Error) -> TargetError:
+    """The TargetError for a verify that PostgreSQL failed (first line of the error, redacted)."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return TargetError(f"verify of item {item.id} failed on PostgreSQL: {redact_text(first)}")
+
+
 def verify_plan(
     redis_client: redis.Redis | None,
     pg_conn: psycopg.Connection[Any],
@@ -432,8 +438,7 @@ def verify_item(
         target_count = _count_live(pg_conn, table)
         sink.finish(item.id)
     except psycopg.Error as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise TargetError(f"verify of item {item.id} failed on PostgreSQL: {redact_text(first)}") from None
+        raise verify_failed(item, exc) from None
     except redis.RedisError as exc:
         raise SourceError(f"verify of item {item.id} failed on Redis: {redact_text(str(exc))}") from None
     finally:

@@ -84,6 +84,7 @@ from pgconsolidate.execute.copy import (
     rebuild_deferred,
     settle,
     table_empty,
+    target_error,
     unlock_item,
 )
 from pgconsolidate.mappings._common import COPY_HEADER, COPY_TRAILER
@@ -226,7 +227,7 @@ def copy_es_item(
         finally:
             unlock_item(pg_conn, item.id)
     except psycopg.Error as exc:
-        raise _target_error(exc, item, target) from None
+        raise target_error(exc, item, target) from None
 
 
 # --------------------------------------------------------------------------- orchestration
@@ -605,7 +606,7 @@ class _SliceRunner:
                     if shared.cfg.after_batch is not None:
                         shared.cfg.after_batch(self.cp.slice_id, self.batches)
         except psycopg.Error as exc:
-            raise shared.fail(_target_error(exc, shared.item, shared.target)) from None
+            raise shared.fail(target_error(exc, shared.item, shared.target)) from None
         except PgConsolidateError as exc:
             raise shared.fail(exc) from None
         except BaseException:
@@ -722,9 +723,3 @@ class _SliceRunner:
                 rejected_added=len(rejected),
                 done=page.last,
             )
-
-
-def _target_error(exc: psycopg.Error, item: models.PlanItem, target: Target) -> TargetError:
-    code = f" [{exc.sqlstate}]" if exc.sqlstate else ""
-    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return TargetError(f"copy of item {item.id} into {target.display} failed{code}: {redact_text(first_line)}")

@@ -62,7 +62,7 @@ from pgconsolidate.es.convert import (
 from pgconsolidate.execute import state
 from pgconsolidate.models_es import EsColumn, EsIndexOptions, EsSource
 from pgconsolidate.translate import FieldMap, translate
-from pgconsolidate.verify import Findings, Reservoir, values_equal
+from pgconsolidate.verify import Findings, Reservoir, values_equal, verify_failed
 
 DEFAULT_MIN_RECALL = 0.8
 TOP = 10
@@ -382,8 +382,7 @@ def verify_es_item(
                 fieldmap = fieldmap_for(item)
             rows = [v.query_parity(f"q{i + 1}", q, fieldmap) for i, q in enumerate(queries)]
     except psycopg.Error as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise TargetError(f"verify of item {item.id} failed on PostgreSQL: {redact_text(first)}") from None
+        raise verify_failed(item, exc) from None
     except (ApiError, elastic_transport.TransportError) as exc:
         raise source_error(exc, shown, f"verifying item {item.id}") from None
     finally:

@@ -283,7 +283,7 @@ def copy_item(
         finally:
             unlock_item(pg_conn, item.id)
     except psycopg.Error as exc:
-        raise _target_error(exc, item, target) from None
+        raise target_error(exc, item, target) from None
     return models.ItemCopyResult(
         item_id=item.id,
         table=target.display,
@@ -536,7 +536,8 @@ def _create_recorded_index(cur: psycopg.Cursor[Any], idx: state.DeferredIndex) -
         ) from None
 
 
-def _target_error(exc: psycopg.Error, item: models.PlanItem, target: Target) -> TargetError:
+def target_error(exc: psycopg.Error, item: models.PlanItem, target: Target) -> TargetError:
+    """The TargetError for a copy that PostgreSQL failed: item, table, SQLSTATE, the first line, redacted."""
     code = f" [{exc.sqlstate}]" if exc.sqlstate else ""
     first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
     return TargetError(f"copy of item {item.id} into {target.display} failed{code}: {redact_text(first_line)}")
@@ -836,9 +837,7 @@ class _Writer:
 
     def _explain_rejected(self, batch: _Batch, exc: pg_errors.DataError) -> DataError:
         """The DataError for a batch PostgreSQL rejected: ``to_row``'s own when it objects, else the server's."""
-        message = redact_text(exc.diag.message_primary or str(exc).strip().splitlines()[0])
-        code = f" [{exc.sqlstate}]" if exc.sqlstate else ""
-        line, column = copy_error_position(exc.diag.context or "", (self.target.table, self.staging_name))
+        message, code, line, column = rejection(exc, (self.target.table, self.staging_name))
         if line is None or not 1 <= line <= len(batch.records):
             return DataError(
                 f"{item_path(self.item, 'target')}: PostgreSQL rejected a row of {self.target.display}{code}: "
@@ -956,9 +955,7 @@ class _MembersWriter:
 
     def _explain_rejected(self, batch: _Batch, exc: pg_errors.DataError) -> DataError:
         """The mapping's precise DataError for the rejected row's key, else the server's message."""
-        message = redact_text(exc.diag.message_primary or str(exc).strip().splitlines()[0])
-        code = f" [{exc.sqlstate}]" if exc.sqlstate else ""
-        line, column = copy_error_position(exc.diag.context or "", (self.target.table, self.staging_name))
+        message, code, line, column = rejection(exc, (self.target.table, self.staging_name))
         ends = getattr(self, "row_ends", [])
         if line is not None:
             index = bisect.bisect_left(ends, line)
@@ -978,6 +975,14 @@ class _MembersWriter:
             f"{item_path(self.item, 'target')}: PostgreSQL rejected a row of {self.target.display}{code}: "
             f"{message}; exclude the offending keys or change the item's mapping/options"
         )
+
+
+def rejection(exc: pg_errors.DataError, tables: Sequence[str]) -> tuple[str, str, int | None, str | None]:
+    """What PostgreSQL said about a rejected COPY row: redacted message, `` [SQLSTATE]``, row number, column."""
+    message = redact_text(exc.diag.message_primary or str(exc).strip().splitlines()[0])
+    code = f" [{exc.sqlstate}]" if exc.sqlstate else ""
+    line, column = copy_error_position(exc.diag.context or "", tables)
+    return message, code, line, column
 
 
 _COPY_POSITION = re.compile(r"(\d+)(?:, column (.+?))?(?::|$)")

@@ -147,8 +147,7 @@ def plan_options(facts: KeyPattern, usage: Usage, caps: TargetCaps) -> c.PlanCho
         notes.append(f"{facts.binary_keys} sampled key names are not UTF-8: set_key stored as bytea")
     if cleanup != "none":
         notes.append(f"sets with a TTL expire as a whole: every member row carries expires_at ({cleanup} deletes them)")
-    reason = (
-        f"set keys (~{facts.estimated_keys:,}) -> (set_key, member) rows with a composite primary key"
-        + (" and a member index (tags)" if tags else "")
+    reason = f"set keys (~{facts.estimated_keys:,}) -> (set_key, member) rows with a composite primary key" + (
+        " and a member index (tags)" if tags else ""
     )
     return c.PlanChoice("migrate", reason, options, notes)
