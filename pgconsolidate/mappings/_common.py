@@ -160,15 +160,26 @@ def key_converter(item: PlanItem, key_type: str) -> Callable[[bytes], str | byte
         return bytes
 
     def to_text(key: bytes) -> str:
-        try:
-            text = key.decode("utf-8")
-        except UnicodeDecodeError:
-            raise data_error(item, "target.options.key_type", key, "is not valid UTF-8", "set it to bytea") from None
-        if "\x00" in text:
-            raise data_error(item, "target.options.key_type", key, "contains a NUL byte", "set it to bytea")
-        return text
+        return pg_text(
+            key, lambda problem: data_error(item, "target.options.key_type", key, problem, "set it to bytea")
+        )
 
     return to_text
+
+
+def pg_text(raw: bytes, error: Callable[[str], Exception]) -> str:
+    """``raw`` as text PostgreSQL can hold (UTF-8 without NUL), else ``error(problem)`` is raised.
+
+    ``problem`` is ``"is not valid UTF-8"`` or ``"contains a NUL byte"``, phrased to follow a name
+    ("key 'x' ...", "a field name that ...").
+    """
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise error("is not valid UTF-8") from None
+    if "\x00" in text:
+        raise error("contains a NUL byte")
+    return text
 
 
 def key_canonical_target(value: Any) -> bytes:

@@ -49,12 +49,7 @@ def _fields_converter(item: PlanItem, encoding: str) -> Callable[[bytes, dict[by
 
     def check_names(key: bytes, fields: dict[bytes, bytes]) -> None:
         for name in fields:
-            try:
-                text = name.decode("utf-8")
-            except UnicodeDecodeError:
-                raise bad_name(key, "is not valid UTF-8") from None
-            if "\x00" in text:
-                raise bad_name(key, "contains a NUL byte")
+            c.pg_text(name, lambda problem: bad_name(key, problem))
 
     if encoding == "base64":
         b64 = base64.b64encode

@@ -37,13 +37,7 @@ def _value_converter(item: PlanItem, value_type: str) -> Callable[[bytes, bytes]
     if value_type == "text":
 
         def to_text(key: bytes, value: bytes) -> str:
-            try:
-                text = value.decode("utf-8")
-            except UnicodeDecodeError:
-                raise c.data_error(item, field, key, "is not valid UTF-8", "set it to bytea") from None
-            if "\x00" in text:
-                raise c.data_error(item, field, key, "contains a NUL byte", "set it to bytea")
-            return text
+            return c.pg_text(value, lambda problem: c.data_error(item, field, key, problem, "set it to bytea"))
 
         return to_text
 

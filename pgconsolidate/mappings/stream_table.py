@@ -136,13 +136,7 @@ def fields_converter(item: PlanItem, encoding: str, fmt: str) -> Callable[[bytes
         )
 
     def name_text(key: bytes, name: bytes) -> str:
-        try:
-            text = name.decode("utf-8")
-        except UnicodeDecodeError:
-            raise bad_name(key, "is not valid UTF-8") from None
-        if "\x00" in text:
-            raise bad_name(key, "contains a NUL byte")
-        return text
+        return c.pg_text(name, lambda problem: bad_name(key, problem))
 
     field = "target.options.field_encoding"
     b64 = base64.b64encode
