@@ -214,3 +214,23 @@ def es(es_url: str) -> Iterator[Any]:
     client = connect_es(es_url)
     yield client
     client.close()
+
+
+@pytest.fixture
+def conn(pg_url: str) -> Iterator[psycopg.Connection[Any]]:
+    """A connection to the test's fresh database (tests needing autocommit or seeded tables define their own)."""
+    with psycopg.connect(pg_url) as c:
+        yield c
+
+
+@pytest.fixture
+def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Read collections of more than 50 elements in windows (the real threshold needs 10,000+ elements)."""
+    from pgconsolidate.mappings import _members
+
+    original = _members.read_collections
+
+    def read(client: Any, keys: Any, kind: Any, now_ms: int, chunk: int = 50) -> Any:
+        return original(client, keys, kind, now_ms, chunk)
+
+    monkeypatch.setattr(_members, "read_collections", read)

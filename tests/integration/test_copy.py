@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -55,13 +54,6 @@ def make_item(
         target=TargetSpec(mapping=mapping, table=table, options=options or {}),
         copy=CopyOptions(batch_size=batch_size, scan_count=scan_count),
     )
-
-
-@pytest.fixture
-def conn(pg_url: str) -> Iterator[psycopg.Connection[Any]]:
-    """A connection to the test's fresh database."""
-    with psycopg.connect(pg_url) as c:
-        yield c
 
 
 def setup_table(conn: psycopg.Connection[Any], item: PlanItem) -> None:

@@ -53,13 +53,6 @@ SMALL = make_item(DEFER_INDEXES_MIN_KEYS - 1)
 
 
 @pytest.fixture
-def conn(pg_url: str) -> Iterator[psycopg.Connection[Any]]:
-    """The copy's connection to the test's fresh database."""
-    with psycopg.connect(pg_url) as c:
-        yield c
-
-
-@pytest.fixture
 def observer(pg_url: str) -> Iterator[psycopg.Connection[Any]]:
     """A second connection, to look at the table while the copy runs."""
     with psycopg.connect(pg_url, autocommit=True) as c:

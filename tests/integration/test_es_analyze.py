@@ -33,12 +33,6 @@ N_ARTICLES = 60
 LOG_DOCS = {"2026.12.01": 3, "2026.12.02": 4, "2026.12.03": 5}
 
 
-@pytest.fixture
-def prefix(es_prefix: str) -> str:
-    """A unique name prefix (conftest's ``es_prefix`` deletes everything named with it afterwards)."""
-    return es_prefix
-
-
 def _seed(es: PgcElasticsearch, p: str) -> None:
     """A cluster the way applications leave one: a daily log family behind an alias and a template,
     an article index (corpus) with a filtered alias, a keyword-only index, a hidden index."""
@@ -151,35 +145,35 @@ def test_api_key_is_sent_and_never_shown(es_url: str) -> None:
 # --------------------------------------------------------------------------- analyzer
 
 
-def test_sample_es_inventory(es: PgcElasticsearch, es_url: str, prefix: str) -> None:
-    _seed(es, prefix)
-    inv = sample_es(es, es_url, indices=f"{prefix}*")
+def test_sample_es_inventory(es: PgcElasticsearch, es_url: str, es_prefix: str) -> None:
+    _seed(es, es_prefix)
+    inv = sample_es(es, es_url, indices=f"{es_prefix}*")
     by_name = _by_name(inv)
-    assert set(by_name) == {f"{prefix}logs-{{date}}", f"{prefix}articles", f"{prefix}skus"}
-    assert inv.skipped == [f"{prefix}secret"]
+    assert set(by_name) == {f"{es_prefix}logs-{{date}}", f"{es_prefix}articles", f"{es_prefix}skus"}
+    assert inv.skipped == [f"{es_prefix}secret"]
     assert inv.server.version.startswith("9.")
     assert len(inv.fingerprint) == 16
 
     # the daily family: one usage, summed counts, merged fields with the conflict, alias, template
-    logs = by_name[f"{prefix}logs-{{date}}"]
+    logs = by_name[f"{es_prefix}logs-{{date}}"]
     f = logs.facts
     assert f.family and f.family_period == "day"
-    assert f.indices == [f"{prefix}logs-{day}" for day in LOG_DOCS]
+    assert f.indices == [f"{es_prefix}logs-{day}" for day in LOG_DOCS]
     assert f.docs_count == sum(LOG_DOCS.values())
     assert f.store_bytes > 0
     assert f.primary_shards == 3
     assert f.time_field == "@timestamp"
-    assert f.template == f"{prefix}logs-tpl"
+    assert f.template == f"{es_prefix}logs-tpl"
     paths = {x.path: x.type for x in f.fields}
     assert paths["host.ip"] == "ip" and paths["message"] == "text" and paths["status"] == "long"
     assert f.field_conflicts == ["status: long (2 indexes), keyword (1 index)"]
-    assert [(a.name, sorted(a.indices)) for a in f.aliases] == [(f"{prefix}logs", f.indices)]
+    assert [(a.name, sorted(a.indices)) for a in f.aliases] == [(f"{es_prefix}logs", f.indices)]
     assert f.search_stats["index_total"] == sum(LOG_DOCS.values())
     assert logs.usage.kind is UsageKind.LOG_TIMESERIES
     assert logs.usage.hints["also"] == "full_text"
 
     # the article corpus: multi-field, copy_to, nested, dense_vector, geo, awkward names
-    art = by_name[f"{prefix}articles"]
+    art = by_name[f"{es_prefix}articles"]
     a = art.facts
     assert not a.family
     assert a.docs_count == N_ARTICLES  # top-level documents, not Lucene docs (nested comments excluded)
@@ -196,25 +190,25 @@ def test_sample_es_inventory(es: PgcElasticsearch, es_url: str, prefix: str) -> 
     assert fields["location"].type == "geo_point"
     assert {"Author.Name", "select", "Order"} <= set(fields)
     assert [(x.name, x.ts_config) for x in a.analyzers] == [("standard", "simple")]
-    popular = {al.name: al for al in a.aliases}[f"{prefix}popular"]
+    popular = {al.name: al for al in a.aliases}[f"{es_prefix}popular"]
     assert popular.filter == {"range": {"views": {"gte": 50_000}}}
     assert art.usage.kind is UsageKind.VECTOR_SEARCH
     assert set(art.usage.hints["also"].split(",")) == {"full_text", "geo"}
     assert a.time_field == "published_at"
 
-    skus = by_name[f"{prefix}skus"]
+    skus = by_name[f"{es_prefix}skus"]
     assert skus.facts.docs_count == 7
     assert skus.usage.kind is UsageKind.KEYWORD_LOOKUP
 
 
-def test_sample_es_include_hidden(es: PgcElasticsearch, es_url: str, prefix: str) -> None:
+def test_sample_es_include_hidden(es: PgcElasticsearch, es_url: str, es_prefix: str) -> None:
     es.indices.create(
-        index=f"{prefix}secret", settings={"index.hidden": True}, mappings={"properties": {"k": {"type": "keyword"}}}
+        index=f"{es_prefix}secret", settings={"index.hidden": True}, mappings={"properties": {"k": {"type": "keyword"}}}
     )
-    es.index(index=f"{prefix}secret", document={"k": "v"}, refresh=True)
-    hidden = _by_name(sample_es(es, es_url, indices=f"{prefix}*", include_hidden=True))[f"{prefix}secret"]
+    es.index(index=f"{es_prefix}secret", document={"k": "v"}, refresh=True)
+    hidden = _by_name(sample_es(es, es_url, indices=f"{es_prefix}*", include_hidden=True))[f"{es_prefix}secret"]
     assert hidden.facts.hidden and hidden.facts.docs_count == 1
-    assert sample_es(es, es_url, indices=f"{prefix}*").indices == []
+    assert sample_es(es, es_url, indices=f"{es_prefix}*").indices == []
 
 
 # --------------------------------------------------------------------------- CLI end to end
@@ -230,28 +224,28 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_cli_analyze_es_only(es: PgcElasticsearch, es_url: str, prefix: str, tmp_path: Path) -> None:
-    _seed(es, prefix)
+def test_cli_analyze_es_only(es: PgcElasticsearch, es_url: str, es_prefix: str, tmp_path: Path) -> None:
+    _seed(es, es_prefix)
     out = tmp_path / "inv.json"
-    r = _cli("analyze", "--es", es_url, "--es-indices", f"{prefix}*", "-o", str(out))
+    r = _cli("analyze", "--es", es_url, "--es-indices", f"{es_prefix}*", "-o", str(out))
     assert r.returncode == 0, r.stderr
     assert "Elasticsearch indices" in r.stdout
-    assert f"{prefix}logs-{{date}} (3 indices)" in r.stdout
+    assert f"{es_prefix}logs-{{date}} (3 indices)" in r.stdout
     inv = json.loads(out.read_text())
     assert inv["redis"] is None
     es_inv = inv["elasticsearch"]
     assert es_inv["url"] == es_url.rstrip("/") or es_inv["url"] == es_url
     names = {ix["facts"]["name"]: ix for ix in es_inv["indices"]}
-    assert names[f"{prefix}articles"]["facts"]["docs_count"] == N_ARTICLES
-    assert names[f"{prefix}logs-{{date}}"]["usage"]["kind"] == "log_timeseries"
-    assert es_inv["skipped"] == [f"{prefix}secret"]
-    assert any(t["name"] == f"{prefix}logs-tpl" for t in es_inv["templates"])
+    assert names[f"{es_prefix}articles"]["facts"]["docs_count"] == N_ARTICLES
+    assert names[f"{es_prefix}logs-{{date}}"]["usage"]["kind"] == "log_timeseries"
+    assert es_inv["skipped"] == [f"{es_prefix}secret"]
+    assert any(t["name"] == f"{es_prefix}logs-tpl" for t in es_inv["templates"])
 
     # markdown renders the same table; the hidden index appears when asked
-    r = _cli("analyze", "--es", es_url, "--es-indices", f"{prefix}*", "--include-hidden", "-f", "markdown")
+    r = _cli("analyze", "--es", es_url, "--es-indices", f"{es_prefix}*", "--include-hidden", "-f", "markdown")
     assert r.returncode == 0, r.stderr
     assert "### Elasticsearch indices" in r.stdout
-    assert f"| {prefix}secret |" in r.stdout
+    assert f"| {es_prefix}secret |" in r.stdout
 
 
 def test_cli_analyze_es_unreachable_exits_4_redacted() -> None:

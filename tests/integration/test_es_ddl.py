@@ -14,7 +14,6 @@ import re
 from typing import Any
 
 import psycopg
-import pytest
 
 from pgconsolidate.es.analyze import sample_es
 from pgconsolidate.es.client import PgcElasticsearch
@@ -32,14 +31,8 @@ N_ARTICLES = 300
 FAMILY_DAYS = ("2026.03.01", "2026.03.02", "2026.03.05")
 
 
-@pytest.fixture
-def prefix(es_prefix: str) -> str:
-    """A unique name prefix (conftest's ``es_prefix`` deletes everything named with it afterwards)."""
-    return es_prefix
-
-
-def _seed(es: PgcElasticsearch, prefix: str) -> None:
-    index_corpus(es, f"{prefix}articles", N_ARTICLES)
+def _seed(es: PgcElasticsearch, es_prefix: str) -> None:
+    index_corpus(es, f"{es_prefix}articles", N_ARTICLES)
     log_mapping: dict[str, Any] = {
         "settings": {"number_of_shards": 1, "number_of_replicas": 0},
         "mappings": {
@@ -51,7 +44,7 @@ def _seed(es: PgcElasticsearch, prefix: str) -> None:
             }
         },
     }
-    members = [f"{prefix}logs-{day}" for day in FAMILY_DAYS]
+    members = [f"{es_prefix}logs-{day}" for day in FAMILY_DAYS]
     for n, (name, day) in enumerate(zip(members, FAMILY_DAYS, strict=True)):
         es.indices.create(index=name, **log_mapping)
         iso = day.replace(".", "-")
@@ -64,8 +57,8 @@ def _seed(es: PgcElasticsearch, prefix: str) -> None:
         es.indices.refresh(index=name)
     es.indices.update_aliases(
         actions=[
-            {"add": {"indices": members, "alias": f"{prefix}logs"}},
-            {"add": {"indices": members, "alias": f"{prefix}errors", "filter": {"term": {"level": "error"}}}},
+            {"add": {"indices": members, "alias": f"{es_prefix}logs"}},
+            {"add": {"indices": members, "alias": f"{es_prefix}errors", "filter": {"term": {"level": "error"}}}},
         ]
     )
 
@@ -88,17 +81,17 @@ def _item(plan: Plan, name: str) -> PlanItem:
     return next(it for it in plan.items if getattr(it.source, "index", None) == name)
 
 
-def test_plan_and_apply_es_ddl(es: PgcElasticsearch, es_url: str, prefix: str, pg_url: str) -> None:
-    _seed(es, prefix)
+def test_plan_and_apply_es_ddl(es: PgcElasticsearch, es_url: str, es_prefix: str, pg_url: str) -> None:
+    _seed(es, es_prefix)
     inv = Inventory(
         tool_version="test",
         generated_at="2026-01-01T00:00:00+00:00",
-        elasticsearch=sample_es(es, es_url, indices=f"{prefix}*"),
+        elasticsearch=sample_es(es, es_url, indices=f"{es_prefix}*"),
     )
     with psycopg.connect(pg_url, autocommit=True) as conn:
         caps = probe_target(conn, pg_url)
         plan = build_plan(inv, caps)
-        articles = _item(plan, f"{prefix}articles")
+        articles = _item(plan, f"{es_prefix}articles")
         logs = next(it for it in plan.items if it.id != articles.id)
         assert articles.verdict == logs.verdict == "migrate", (articles.reason, logs.reason)
         assert articles.target is not None and logs.target is not None
@@ -192,12 +185,12 @@ def test_plan_and_apply_es_ddl(es: PgcElasticsearch, es_url: str, prefix: str, p
         lcols = _columns(conn, ltable)
         assert lcols["host__ip"][0] == "inet" and lcols["_extra"][0] == "jsonb"
         views = {v.alias: v for v in lopts.views}
-        assert views[f"{prefix}errors"].where_sql == "\"level\" = 'error'"
+        assert views[f"{es_prefix}errors"].where_sql == "\"level\" = 'error'"
         conn.execute(
             f'INSERT INTO public."{ltable}" (_id, "timestamp", message, level) VALUES '
             "('a', '2026-03-02 01:00+00', 'x', 'error'), ('b', '2026-03-02 02:00+00', 'y', 'info')"
         )
-        for alias, expected_ids in ((f"{prefix}logs", ["a", "b"]), (f"{prefix}errors", ["a"])):
+        for alias, expected_ids in ((f"{es_prefix}logs", ["a", "b"]), (f"{es_prefix}errors", ["a"])):
             view = views[alias].name
             got = conn.execute(f'SELECT _id FROM public."{view}" ORDER BY _id').fetchall()
             assert [r[0] for r in got] == expected_ids

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
-import pytest
 import redis
 
 from pgconsolidate.execute.copy import copy_item
@@ -23,13 +21,6 @@ ITEM = PlanItem(
     target=TargetSpec(mapping="counter", table="views"),
     copy=CopyOptions(batch_size=30, scan_count=10),
 )
-
-
-@pytest.fixture
-def conn(pg_url: str) -> Iterator[psycopg.Connection[Any]]:
-    """A connection to the test's fresh database."""
-    with psycopg.connect(pg_url) as c:
-        yield c
 
 
 def test_roundtrip(redis_client: redis.Redis, conn: psycopg.Connection[Any]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -26,13 +25,6 @@ def make_item(field_encoding: str) -> PlanItem:
         target=TargetSpec(mapping="hash_jsonb", table="users", options={"field_encoding": field_encoding}),
         copy=CopyOptions(batch_size=40, scan_count=20),
     )
-
-
-@pytest.fixture
-def conn(pg_url: str) -> Iterator[psycopg.Connection[Any]]:
-    """A connection to the test's fresh database."""
-    with psycopg.connect(pg_url) as c:
-        yield c
 
 
 @pytest.mark.parametrize("field_encoding", ["utf8", "base64"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -27,13 +26,6 @@ def make_item(value_type: str) -> PlanItem:
         target=TargetSpec(mapping="kv_table", table=f"s_{value_type}", options={"value_type": value_type}),
         copy=CopyOptions(batch_size=50, scan_count=25),
     )
-
-
-@pytest.fixture
-def conn(pg_url: str) -> Iterator[psycopg.Connection[Any]]:
-    """A connection to the test's fresh database."""
-    with psycopg.connect(pg_url) as c:
-        yield c
 
 
 def seed(client: redis.Redis, value_type: str) -> None:

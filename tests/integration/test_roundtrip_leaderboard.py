@@ -22,7 +22,6 @@ from psycopg import sql
 from pgconsolidate.errors import DataError
 from pgconsolidate.execute.copy import copy_item
 from pgconsolidate.execute.ddl import apply_ddl, render_item_ddl
-from pgconsolidate.mappings import _members
 from pgconsolidate.models import CopyOptions, PlanItem, RedisSource, TargetSpec, Usage, UsageKind
 from pgconsolidate.verify import verify_item
 
@@ -64,17 +63,6 @@ def conn(pg_url: str) -> Iterator[psycopg.Connection[Any]]:
     """A connection to the test's fresh database."""
     with psycopg.connect(pg_url, autocommit=True) as c:
         yield c
-
-
-@pytest.fixture
-def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Read keys of more than 50 members in windows (the real threshold needs 10,000+ members)."""
-    original = _members.read_collections
-
-    def read(client: Any, keys: Any, kind: Any, now_ms: int, chunk: int = 50) -> Any:
-        return original(client, keys, kind, now_ms, chunk)
-
-    monkeypatch.setattr(_members, "read_collections", read)
 
 
 def seed(client: redis.Redis) -> int:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -53,24 +52,6 @@ def plan_of(*items: PlanItem) -> Plan:
         target=PlanTarget(server_version="18", fingerprint="x"),
         items=list(items),
     )
-
-
-@pytest.fixture
-def conn(pg_url: str) -> Iterator[psycopg.Connection[Any]]:
-    """A connection to the test's fresh database."""
-    with psycopg.connect(pg_url) as c:
-        yield c
-
-
-@pytest.fixture
-def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Read lists of more than 50 elements in windows (the real threshold needs 10,000+)."""
-    original = _members.read_collections
-
-    def read(client: Any, keys: Any, kind: Any, now_ms: int, chunk: int = 50) -> Any:
-        return original(client, keys, kind, now_ms, chunk)
-
-    monkeypatch.setattr(_members, "read_collections", read)
 
 
 def redis_pops(client: redis.Redis, key: str, pop_end: str) -> list[bytes]:

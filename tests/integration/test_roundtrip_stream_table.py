@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -15,7 +14,6 @@ from pgconsolidate.execute import partitioning
 from pgconsolidate.execute.copy import copy_item
 from pgconsolidate.execute.cron import apply_cron, render_item_cron
 from pgconsolidate.execute.ddl import apply_ddl, render_item_ddl
-from pgconsolidate.mappings import _members
 from pgconsolidate.mappings.stream_table import PENDING_IDS_CAP
 from pgconsolidate.models import CopyOptions, PlanItem, RedisSource, TargetSpec, Usage, UsageKind
 from pgconsolidate.pg import probe_target
@@ -33,24 +31,6 @@ def make_item(table: str = "events", **options: Any) -> PlanItem:
         target=TargetSpec(mapping="stream_table", table=table, options=options),
         copy_options=CopyOptions(batch_size=20, scan_count=25),
     )
-
-
-@pytest.fixture
-def conn(pg_url: str) -> Iterator[psycopg.Connection[Any]]:
-    """A connection to the test's fresh database."""
-    with psycopg.connect(pg_url) as c:
-        yield c
-
-
-@pytest.fixture
-def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Read streams of more than 50 entries in windows (the real threshold needs 10,000+ entries)."""
-    original = _members.read_collections
-
-    def read(client: Any, keys: Any, kind: Any, now_ms: int, chunk: int = 50) -> Any:
-        return original(client, keys, kind, now_ms, chunk)
-
-    monkeypatch.setattr(_members, "read_collections", read)
 
 
 def seed(client: redis.Redis) -> int:

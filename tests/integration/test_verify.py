@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
@@ -40,13 +39,6 @@ def make_item(*, sample: int = 1000, tolerance: float = 5.0, item_id: str = "red
         copy=CopyOptions(batch_size=64, scan_count=32),
         verify=VerifyOptions(sample=sample, ttl_tolerance_seconds=tolerance),
     )
-
-
-@pytest.fixture
-def conn(pg_url: str) -> Iterator[psycopg.Connection[Any]]:
-    """A connection to the test's fresh database."""
-    with psycopg.connect(pg_url) as c:
-        yield c
 
 
 @pytest.fixture
