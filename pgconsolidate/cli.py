@@ -164,6 +164,10 @@ def _redis(flag: str | None, *, required: bool) -> str | None:
     return resolve_url(flag, ENV_REDIS_URL, what="Redis", required=required)
 
 
+def _es(flag: str | None) -> str | None:
+    return resolve_url(flag, ENV_ES_URL, what="Elasticsearch", required=False)
+
+
 @app.command()
 @handle_errors
 def analyze(
@@ -181,22 +185,8 @@ def analyze(
         ),
     ] = 0.0,
     es_url: Annotated[str | None, typer.Option("--es", help=ES_HELP, show_default=False)] = None,
-    es_ca_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--es-ca-file", exists=True, dir_okay=False, help="CA certificate (PEM) for an https:// Elasticsearch."
-        ),
-    ] = None,
-    es_api_key: Annotated[
-        str | None,
-        typer.Option(
-            "--es-api-key",
-            envvar=ENV_ES_API_KEY,
-            show_envvar=True,
-            show_default=False,
-            help="Elasticsearch API key (the encoded form); instead of user:password in the URL.",
-        ),
-    ] = None,
+    es_ca_file: EsCaOpt = None,
+    es_api_key: EsKeyOpt = None,
     es_indices: Annotated[
         str, typer.Option("--es-indices", help="Elasticsearch index pattern(s) to analyze, comma-separated.")
     ] = "*",
@@ -322,7 +312,7 @@ def migrate(
             only=set(only) if only else None,
             allow_stale=allow_stale,
             progress=progress,
-            es_url=resolve_url(es_url, ENV_ES_URL, what="Elasticsearch", required=False),
+            es_url=_es(es_url),
             es_ca_file=str(es_ca_file) if es_ca_file else None,
             es_api_key=es_api_key,
             slices=slices,
@@ -381,7 +371,7 @@ def verify(
             show_values=show_values,
             only=set(only) if only else None,
             progress=progress,
-            es_url=resolve_url(es_url, ENV_ES_URL, what="Elasticsearch", required=False),
+            es_url=_es(es_url),
             es_ca_file=str(es_ca_file) if es_ca_file else None,
             es_api_key=es_api_key,
             queries_path=queries,
