@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -35,7 +34,7 @@ import psycopg
 from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from redis_copy import _vm_hwm, with_database
+from _measure import run_migrate, with_database
 
 from pgconsolidate.es import corpus
 from pgconsolidate.es.analyze import sample_es
@@ -89,22 +88,9 @@ def end_to_end(
     es_url: str, pg_url: str, plan_path: Path, slices: int, workdir: Path
 ) -> tuple[dict[str, Any], float, int]:
     """``pgconsolidate migrate`` (a subprocess, as a user runs it); returns (its item result, wall s, peak RSS)."""
-    args = [sys.executable, "-m", "pgconsolidate", "migrate", str(plan_path), "--target", pg_url, "--es", es_url]
-    args += ["--slices", str(slices), "--reject-dir", str(workdir / "rejects"), "--format", "json"]
-    t0 = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(args, stdout=out, stderr=err)
-        peak = 0
-        while proc.poll() is None:
-            peak = max(peak, _vm_hwm(proc.pid))
-            time.sleep(0.05)
-        wall = time.perf_counter() - t0
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if proc.returncode != 0:
-        raise SystemExit(f"migrate failed ({proc.returncode}): {stderr.decode(errors='replace')[-2000:]}")
-    [result] = json.loads(stdout)["items"]
+    args = [str(plan_path), "--target", pg_url, "--es", es_url, "--slices", str(slices)]
+    report, wall, peak = run_migrate([*args, "--reject-dir", str(workdir / "rejects")])
+    [result] = report["items"]
     return result, wall, peak
 
 

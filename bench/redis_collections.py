@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,7 +34,7 @@ import redis
 from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from redis_copy import _vm_hwm, with_database, with_db
+from _measure import run_migrate, with_database, with_db
 
 from pgconsolidate import commands
 from pgconsolidate.config import redact_url
@@ -109,23 +108,12 @@ def read_ceiling(client: redis.Redis, item: PlanItem) -> tuple[float, int]:
 
 
 def migrate(plan_path: Path, redis_url: str, pg_url: str, only: list[str]) -> tuple[dict[str, object], int]:
-    """``pgconsolidate migrate`` as a subprocess; returns its JSON report and peak RSS bytes."""
-    args = [sys.executable, "-m", "pgconsolidate", "migrate", str(plan_path), "--target", pg_url]
-    args += ["--redis", redis_url, "--format", "json"]
+    """``pgconsolidate migrate`` of the ``only`` items; returns its JSON report and peak RSS bytes."""
+    args = [str(plan_path), "--target", pg_url, "--redis", redis_url]
     for item_id in only:
         args += ["--only", item_id]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(args, stdout=out, stderr=err)
-        peak = 0
-        while proc.poll() is None:
-            peak = max(peak, _vm_hwm(proc.pid))
-            time.sleep(0.05)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if proc.returncode != 0:
-        raise SystemExit(f"migrate failed ({proc.returncode}): {stderr.decode(errors='replace')}")
-    return json.loads(stdout), peak
+    report, _, peak = run_migrate(args)
+    return report, peak
 
 
 def pick(plan: Plan, prefix: str, mapping: str) -> list[PlanItem]:

@@ -18,20 +18,20 @@ Goals (2 cores): end to end >= 0.7 x the lower ceiling and >= 200,000 keys/s; pe
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import redis
 from psycopg import sql
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _measure import run_migrate, with_database, with_db
 
 from pgconsolidate import commands
 from pgconsolidate.config import redact_url
@@ -39,18 +39,6 @@ from pgconsolidate.planfile import save_plan
 
 BENCH_DB = 12
 PREFIX = "bench:sess:"
-
-
-def with_db(url: str, db: int) -> str:
-    """The same Redis URL pointing at database ``db``."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
-
-
-def with_database(url: str, name: str) -> str:
-    """The same PostgreSQL URL pointing at database ``name``."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))
 
 
 def seed(client: redis.Redis, n: int) -> float:
@@ -136,19 +124,6 @@ def copy_ceiling(pg_url: str, scan_order: list[bytes]) -> float:
     return count / elapsed
 
 
-def _vm_hwm(pid: int) -> int:
-    """The process's peak RSS in bytes (VmHWM). Unlike getrusage's ru_maxrss it starts afresh at exec,
-    so it does not count the benchmark's own (large) memory that the child shares between fork and exec."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass  # the process just exited; the previous reading stands
-    return 0
-
-
 def end_to_end(redis_url: str, pg_url: str, workdir: Path) -> tuple[float, float, int, dict[str, object]]:
     """analyze + plan in-process, then ``pgconsolidate migrate`` as a subprocess.
 
@@ -158,36 +133,7 @@ def end_to_end(redis_url: str, pg_url: str, workdir: Path) -> tuple[float, float
     plan = commands.make_plan(inv, pg_url)
     plan_path = workdir / "bench-plan.yaml"
     save_plan(plan, plan_path)
-    t0 = time.perf_counter()
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pgconsolidate",
-                "migrate",
-                str(plan_path),
-                "--target",
-                pg_url,
-                "--redis",
-                redis_url,
-                "--format",
-                "json",
-            ],
-            stdout=out,
-            stderr=err,
-        )
-        peak = 0
-        while proc.poll() is None:
-            peak = max(peak, _vm_hwm(proc.pid))
-            time.sleep(0.05)
-        wall = time.perf_counter() - t0
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if proc.returncode != 0:
-        raise SystemExit(f"migrate failed ({proc.returncode}): {stderr.decode(errors='replace')}")
-    report = json.loads(stdout)
+    report, wall, peak = run_migrate([str(plan_path), "--target", pg_url, "--redis", redis_url])
     rows = sum(int(i["rows"]) for i in report["items"])
     copy_seconds = sum(float(i["seconds"]) for i in report["items"])
     return rows / copy_seconds, rows / wall, peak, report
