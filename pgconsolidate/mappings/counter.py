@@ -45,17 +45,16 @@ class Counter(c.MappingBase[CounterOptions]):
     name: ClassVar[str] = "counter"
     redis_types: ClassVar[frozenset[str]] = frozenset({"string"})
     Options: ClassVar[type[BaseModel]] = CounterOptions
+    function: ClassVar[str] = "incr"
+    """The template's SQL function: ``<table>_<function>``, passed as ``<function>_function``."""
 
     def template_context(self, item: PlanItem, caps: TargetCaps | None) -> dict[str, Any]:
-        """Variables for ``templates/counter.sql.j2`` (adds the quoted ``<table>_incr`` name)."""
+        """Variables for ``templates/<name>.sql.j2`` (adds the quoted ``<table>_<function>`` name)."""
         opts = self.options(item)
         t = c.target_of(item)
-        ctx = {
-            **c.common_context(item, caps),
-            **opts.model_dump(),
-            "incr_function": c.ident(t.schema_name, c.derived_name(t.table, "_incr")),
-        }
-        ctx["body_tag"] = c.dollar_tag(ctx["table"], ctx["incr_function"])
+        function = c.ident(t.schema_name, c.derived_name(t.table, f"_{self.function}"))
+        ctx = {**c.common_context(item, caps), **opts.model_dump(), f"{self.function}_function": function}
+        ctx["body_tag"] = c.dollar_tag(ctx["table"], function)
         return ctx
 
     def columns(self, item: PlanItem) -> Sequence[str]:

@@ -26,7 +26,7 @@ from pydantic import BaseModel
 
 from pgconsolidate.mappings import _common as c
 from pgconsolidate.mappings.counter import Counter, CounterOptions
-from pgconsolidate.models import KeyPattern, PlanItem, TargetCaps, Usage
+from pgconsolidate.models import KeyPattern, TargetCaps, Usage
 
 
 class RateLimitOptions(CounterOptions):
@@ -45,18 +45,7 @@ class RateLimit(Counter):
     name: ClassVar[str] = "rate_limit"
     redis_types: ClassVar[frozenset[str]] = frozenset({"string"})
     Options: ClassVar[type[BaseModel]] = RateLimitOptions
-
-    def template_context(self, item: PlanItem, caps: TargetCaps | None) -> dict[str, Any]:
-        """Variables for ``templates/rate_limit.sql.j2`` (adds the quoted ``<table>_hit`` name)."""
-        opts = self.options(item)
-        t = c.target_of(item)
-        ctx = {
-            **c.common_context(item, caps),
-            **opts.model_dump(),
-            "hit_function": c.ident(t.schema_name, c.derived_name(t.table, "_hit")),
-        }
-        ctx["body_tag"] = c.dollar_tag(ctx["table"], ctx["hit_function"])
-        return ctx
+    function: ClassVar[str] = "hit"
 
 
 def plan_options(facts: KeyPattern, usage: Usage, caps: TargetCaps) -> c.PlanChoice:
