@@ -20,9 +20,7 @@ from pgconsolidate.config import redact_text
 from pgconsolidate.errors import DataError, PgConsolidateError, PlanError, SourceError
 from pgconsolidate.mappings.base import SourceRecord
 from pgconsolidate.models import PlanItem, TargetCaps, TargetSpec
-from pgconsolidate.sources.resp import per_key_commands, round_trip, supports_pexpiretime
-
-__all__ = ["round_trip", "supports_pexpiretime"]  # re-exported for the mappings
+from pgconsolidate.sources.resp import round_trip, supports_pexpiretime
 
 MAX_IDENT_BYTES = 63
 """PostgreSQL truncates longer identifiers (NAMEDATALEN - 1); we never let it do so silently."""
@@ -223,74 +221,42 @@ def _bad_json_string(value: Any) -> bool:
     return False
 
 
-def pipelined_read(
-    client: Any,
-    keys: Sequence[bytes],
-    value_command: str,
-    now_ms: int,
-    empty: Callable[[Any], bool],
-) -> list[SourceRecord | None]:
-    """One round trip reading the values of ``keys`` (``GET`` or ``HGETALL``) + an expiry command per key.
+def read_strings(client: Any, keys: Sequence[bytes], now_ms: int) -> list[SourceRecord | None]:
+    """One round trip reading string ``keys``: a single ``MGET`` of the batch + an expiry command per key.
 
-    ``GET`` is sent as a single ``MGET`` of the whole batch (one reply, parsed in C, and half the
-    commands for Redis to run); a key of another Redis type reads as nil there, exactly like a
-    WRONGTYPE reply to GET, which is what such a key must become: ``None``, since the glob
-    matched it but it is not this item's data. Other commands are sent once per key.
+    ``MGET`` is one reply parsed in C, and half the commands for Redis to run; a key of another
+    Redis type reads as nil there, exactly like a WRONGTYPE reply to GET, which is what such a key
+    must become: ``None``, since the glob matched it but it is not this item's data.
 
     The expiry is PEXPIRETIME (absolute, Redis's own clock) where the server has it, else
     ``now_ms + PTTL``. PTTL 0 is a key in its last millisecond: it still expires (``>= 0``). A key
-    is reported as vanished (``None``) when its value is missing/empty or the expiry command says
-    -2 (it expired between SCAN and read). HGETALL replies arrive raw (a flat field/value list in
-    RESP2) and are returned as dicts.
+    is reported as vanished (``None``) when its value is missing or the expiry command says -2 (it
+    expired between SCAN and read). An empty string is a real value, never ``None``.
     """
     if not keys:
         return []
     absolute = supports_pexpiretime(client)
     expiry_name = b"PEXPIRETIME" if absolute else b"PTTL"
     n = len(keys)
-    if value_command.upper() == "GET":
-        # Each key's RESP argument is packed once and shared by MGET and the expiry commands.
-        args = [b"$%d\r\n%s\r\n" % (len(k), k) for k in keys]
-        expiry_head = b"*2\r\n$%d\r\n%s\r\n" % (len(expiry_name), expiry_name)
-        buffer = b"".join((b"*%d\r\n$4\r\nMGET\r\n" % (n + 1), *args, expiry_head, expiry_head.join(args)))
-        replies = round_trip(client, buffer, n + 1)
-        values = replies[0]
-        if isinstance(values, Exception):
-            raise SourceError(f"MGET failed: {redact_text(str(values))}")
-        expiries = replies[1:]
-        as_dict = False
-    else:
-        replies = round_trip(client, per_key_commands((value_command.encode(), expiry_name), keys), 2 * n)
-        values, expiries = replies[0::2], replies[1::2]
-        as_dict = value_command.upper() == "HGETALL"
+    # Each key's RESP argument is packed once and shared by MGET and the expiry commands.
+    args = [b"$%d\r\n%s\r\n" % (len(k), k) for k in keys]
+    expiry_head = b"*2\r\n$%d\r\n%s\r\n" % (len(expiry_name), expiry_name)
+    buffer = b"".join((b"*%d\r\n$4\r\nMGET\r\n" % (n + 1), *args, expiry_head, expiry_head.join(args)))
+    replies = round_trip(client, buffer, n + 1)
+    values = replies[0]
+    if isinstance(values, Exception):
+        raise SourceError(f"MGET failed: {redact_text(str(values))}")
     out: list[SourceRecord | None] = []
     append = out.append
     offset = 0 if absolute else now_ms
-    if not as_dict and empty is never_empty:
-        # The hot path (strings): values are bytes or None, expiries ints unless a command failed.
-        for key, value, expiry in zip(keys, values, expiries, strict=True):
-            if value is None or expiry == -2:
-                append(None)
-            elif expiry.__class__ is int:
-                append(SourceRecord(key, value, None if expiry < 0 else expiry + offset))
-            else:
-                check_reply(key, value, value_command, expiry, expiry_name)
-                append(None)  # WRONGTYPE
-        return out
-    for key, value, expiry in zip(keys, values, expiries, strict=True):
+    for key, value, expiry in zip(keys, values, replies[1:], strict=True):
         if value is None or expiry == -2:
             append(None)
-            continue
-        if expiry.__class__ is not int or isinstance(value, Exception):
-            check_reply(key, value, value_command, expiry, expiry_name)
+        elif expiry.__class__ is int:
+            append(SourceRecord(key, value, None if expiry < 0 else expiry + offset))
+        else:
+            check_reply(key, value, "GET", expiry, expiry_name)
             append(None)  # WRONGTYPE
-            continue
-        if as_dict and isinstance(value, list):
-            value = dict(zip(value[0::2], value[1::2], strict=True))
-        if empty(value):
-            append(None)
-            continue
-        append(SourceRecord(key, value, None if expiry < 0 else expiry + offset))
     return out
 
 
@@ -362,12 +328,6 @@ def jsonb_field(text: bytes | None) -> bytes:
 
 TIMESTAMPTZ = "timestamp with time zone"
 """``format_type`` name of the expiry columns."""
-
-
-def never_empty(value: Any) -> bool:
-    """The ``empty`` test for strings: never (an empty string is a real value in Redis, only a
-    missing key is ``None``); passing it lets :func:`pipelined_read` take its fast path."""
-    return False
 
 
 def check_reply(key: bytes, value: Any, value_command: str, expiry: Any, expiry_name: bytes) -> None:

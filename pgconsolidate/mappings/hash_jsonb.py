@@ -19,6 +19,7 @@ from pgconsolidate.mappings import _common as c
 from pgconsolidate.mappings import _members as m
 from pgconsolidate.mappings.base import Canonical, SourceRecord
 from pgconsolidate.models import PlanItem, TargetCaps
+from pgconsolidate.sources.resp import round_trip, supports_pexpiretime
 
 
 class HashJsonbOptions(c.OptionsBase):
@@ -113,7 +114,7 @@ class HashJsonb(c.MappingBase[HashJsonbOptions]):
         """
         if not keys:
             return []
-        absolute = c.supports_pexpiretime(client)
+        absolute = supports_pexpiretime(client)
         expiry = b"PEXPIRETIME" if absolute else b"PTTL"
         expiry_head = b"*2\r\n$%d\r\n%s\r\n" % (len(expiry), expiry)
         tail = b"$1\r\n0\r\n$5\r\nCOUNT\r\n" + b"$%d\r\n%d\r\n" % (len(str(m.CHUNK_ELEMENTS)), m.CHUNK_ELEMENTS)
@@ -121,7 +122,7 @@ class HashJsonb(c.MappingBase[HashJsonbOptions]):
         for key in keys:
             arg = b"$%d\r\n%s\r\n" % (len(key), key)
             parts.append(b"*5\r\n$5\r\nHSCAN\r\n" + arg + tail + expiry_head + arg)
-        replies = c.round_trip(client, b"".join(parts), 2 * len(keys))
+        replies = round_trip(client, b"".join(parts), 2 * len(keys))
         offset = 0 if absolute else now_ms
         out: list[SourceRecord | None] = []
         append = out.append

@@ -75,7 +75,7 @@ class KvTable(c.MappingBase[KvTableOptions]):
 
     def read(self, client: Any, keys: Sequence[bytes], item: PlanItem, now_ms: int) -> list[SourceRecord | None]:
         """GET + PTTL per key, one pipelined round trip."""
-        return c.pipelined_read(client, keys, "GET", now_ms, c.never_empty)
+        return c.read_strings(client, keys, now_ms)
 
     def row_converter(self, item: PlanItem) -> Callable[[SourceRecord], tuple[Any, ...]]:
         """A fast ``record -> row`` function for this item (options validated once)."""

@@ -69,13 +69,13 @@ def test_big_hash_is_read_in_hscan_pages(
     redis_client.hset("h:big", mapping=fields)  # type: ignore[arg-type]
     redis_client.hset("h:small", mapping={"a": "1"})
     commands: list[bytes] = []
-    original = hash_jsonb.c.round_trip
+    original = hash_jsonb.round_trip
 
     def spy(client: Any, buffer: Any, count: int | None = None) -> Any:
         commands.append(buffer if isinstance(buffer, bytes) else b"".join(b" ".join(c) for c in buffer))
         return original(client, buffer, count)
 
-    monkeypatch.setattr(hash_jsonb.c, "round_trip", spy)
+    monkeypatch.setattr(hash_jsonb, "round_trip", spy)
     item = make_item("utf8")
     apply_ddl(conn, render_item_ddl(item, None))
 
