@@ -35,13 +35,12 @@ import orjson
 from psycopg.types.numeric import DecimalBinaryDumper
 
 from pgconsolidate.errors import TargetError
+from pgconsolidate.mappings._common import FIELD_LEN, MAX_PG_US, MIN_PG_US, NULL_FIELD, PG_EPOCH_MS
 from pgconsolidate.models_es import EsColumn, EsIndexOptions
 
 MISSING: Final = object()
 """A path absent from ``_source`` (distinct from an explicit ``null``)."""
 
-PG_EPOCH_MS: Final = 946_684_800_000
-"""2000-01-01T00:00:00Z in Unix milliseconds: PostgreSQL's binary timestamp epoch."""
 
 _PG_EPOCH_DATE: Final = date(2000, 1, 1)
 _UNIX_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -343,7 +342,7 @@ def _date_us(value: Any, epoch_seconds: bool) -> int:
 def _enc_timestamp(epoch_seconds: bool) -> Callable[[Any], bytes]:
     def enc(value: Any) -> bytes:
         us = _date_us(value, epoch_seconds) - PG_EPOCH_MS * 1000
-        if not -(2**62) < us < 2**62:
+        if not MIN_PG_US <= us < MAX_PG_US:
             raise _Bad(f"{_show(value)} is out of range for timestamptz")
         return struct.pack(">q", us)
 
@@ -657,13 +656,13 @@ class DocEncoder:
     def encode(self, doc_id: str, source: Mapping[str, Any]) -> bytes:
         """One binary COPY tuple for a document; raises :class:`Reject` when a value does not fit."""
         id_bytes = doc_id.encode()
-        parts = [self.width, struct.pack(">i", len(id_bytes)), id_bytes]
+        parts = [self.width, FIELD_LEN(len(id_bytes)), id_bytes]
         for enc in self.encoders:
             data = enc.encode(source)
             if data is None:
-                parts.append(b"\xff\xff\xff\xff")
+                parts.append(NULL_FIELD)
             else:
-                parts.append(struct.pack(">i", len(data)))
+                parts.append(FIELD_LEN(len(data)))
                 parts.append(data)
         if self.extra is not None:
             rest = remainder(source, self.trie) if source else {}
@@ -672,8 +671,8 @@ class DocEncoder:
                     data = _enc_jsonb(rest)
                 except _Bad as exc:
                     raise Reject("(unmapped fields)", self.extra, "jsonb", str(exc)) from None
-                parts.append(struct.pack(">i", len(data)))
+                parts.append(FIELD_LEN(len(data)))
                 parts.append(data)
             else:
-                parts.append(b"\xff\xff\xff\xff")
+                parts.append(NULL_FIELD)
         return b"".join(parts)

@@ -280,8 +280,10 @@ NULL_FIELD = struct.pack("!i", -1)
 PG_EPOCH_MS = 946_684_800_000
 """2000-01-01 UTC in Unix epoch ms: binary timestamptz counts microseconds from there."""
 
-_MIN_PG_US = -211_813_488_000_000_000  # 4714-11-24 BC 00:00 UTC, timestamptz's lower bound
-_MAX_PG_US = 9_223_371_331_200_000_000  # 294277-01-01 00:00 UTC (exclusive), its upper bound
+MIN_PG_US = -211_813_488_000_000_000
+"""4714-11-24 BC 00:00 UTC in microseconds from 2000-01-01: timestamptz's lower bound."""
+MAX_PG_US = 9_223_371_331_200_000_000
+"""294277-01-01 00:00 UTC (exclusive) in microseconds from 2000-01-01: timestamptz's upper bound."""
 
 FIELD_HEAD = struct.Struct("!hi").pack
 """Row start: ``FIELD_HEAD(field_count, first_field_length)``."""
@@ -309,7 +311,7 @@ def timestamptz_field(ms: int | None) -> bytes:
     if ms is None:
         return NULL_FIELD
     us = (ms - PG_EPOCH_MS) * 1000
-    if not _MIN_PG_US <= us < _MAX_PG_US:
+    if not MIN_PG_US <= us < MAX_PG_US:
         raise ValueError(f"expiry {ms} ms is outside PostgreSQL's timestamptz range")
     return _INT8_FIELD(8, us)
 

@@ -62,7 +62,7 @@ PARTITION_PREMAKE = 4
 """Partitions made ahead of the current one (explicit partitions, or pg_partman's premake)."""
 
 _MAX_BIGINT = 2**63 - 1
-_MAX_ENTRY_MS = (c._MAX_PG_US // 1000) + c.PG_EPOCH_MS - 1
+_MAX_ENTRY_MS = (c.MAX_PG_US // 1000) + c.PG_EPOCH_MS - 1
 """Last millisecond timestamptz can hold: a stream id beyond it has no ``entry_at``."""
 
 # Partitioned tables need the partition key in every unique constraint; without pg_partman and
