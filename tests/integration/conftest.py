@@ -18,6 +18,7 @@ import os
 import secrets
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -130,18 +131,25 @@ def pg_admin_url() -> str:
     return _service_url(ENV_PG, "PostgreSQL")
 
 
+@contextmanager
+def _fresh_database(admin_url: str) -> Iterator[str]:
+    """URL of a new, empty database on ``admin_url``'s server, dropped (forcefully) afterwards."""
+    name = f"{_TEST_DB_PREFIX}{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield _with_path(admin_url, name)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            # WITH (FORCE) terminates sessions a test (or the code under test) left open.
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 @pytest.fixture
 def pg_url(pg_admin_url: str) -> Iterator[str]:
     """URL of a fresh, empty database created for this test and dropped (forcefully) afterwards."""
-    name = f"{_TEST_DB_PREFIX}{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield _with_path(pg_admin_url, name)
-    finally:
-        with psycopg.connect(pg_admin_url, autocommit=True) as conn:
-            # WITH (FORCE) terminates sessions a test (or the code under test) left open.
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with _fresh_database(pg_admin_url) as url:
+        yield url
 
 
 # --------------------------------------------------------------------------------------------
@@ -157,14 +165,8 @@ def pg15_admin_url() -> str:
 @pytest.fixture
 def pg15_url(pg15_admin_url: str) -> Iterator[str]:
     """URL of a fresh, empty database on the PostgreSQL 15 server, dropped (forcefully) afterwards."""
-    name = f"{_TEST_DB_PREFIX}{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(pg15_admin_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield _with_path(pg15_admin_url, name)
-    finally:
-        with psycopg.connect(pg15_admin_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with _fresh_database(pg15_admin_url) as url:
+        yield url
 
 
 # --------------------------------------------------------------------------------------------
