@@ -219,13 +219,55 @@ pg_bin_dir() {
 
 pg_running() { pid_alive "$PG_DIR/data/postmaster.pid" postgres; }
 
-pg_socket_dir() {
+# Shared by the two PostgreSQL services (pg: 18 from the wheel; pg15: Debian's, with extensions).
+# Arguments: <label> <bin dir> <service dir> unless said otherwise.
+
+pgsrv_socket_dir() {
   # Unix socket paths are limited to ~107 bytes: fall back to a short per-state-dir folder in /tmp.
-  local dir="$PG_DIR/run"
+  local dir="$3/run"
   if ((${#dir} > 80)); then
-    dir="/tmp/pgc-pg-$(printf '%s' "$STATE_DIR" | md5sum | cut -c1-10)"
+    dir="/tmp/pgc-$1-$(printf '%s' "$STATE_DIR" | md5sum | cut -c1-10)"
   fi
   echo "$dir"
+}
+
+pgsrv_initdb() {
+  local label="$1" bin="$2" dir="$3" pwfile="$3/pwfile"
+  pgc_log "$label: initdb in $dir/data"
+  rm -rf "$dir/data"
+  (umask 077 && printf '%s\n' "$PG_PASSWORD" >"$pwfile")
+  chown "$SERVICE_USER:$SERVICE_USER" "$pwfile"
+  as_user "$bin/initdb" -D "$dir/data" -U "$PG_USER" --pwfile="$pwfile" \
+    --auth=scram-sha-256 --encoding=UTF8 --no-locale --no-instructions >"$dir/initdb.log" 2>&1 ||
+    { cat "$dir/initdb.log" >&2; rm -f "$pwfile"; die "$label: initdb failed"; }
+  rm -f "$pwfile"
+}
+
+pgsrv_pg_ctl_start() {
+  local label="$1" bin="$2" dir="$3"
+  as_user "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start >/dev/null ||
+    { tail -n 40 "$dir/postgres.log" >&2 || true; die "$label: did not start; log: $dir/postgres.log"; }
+}
+
+pgsrv_stop() {
+  # <label> <function printing the bin dir (only called when the server runs)> <service dir>
+  local label="$1" bin_of="$2" dir="$3"
+  if ! pid_alive "$dir/data/postmaster.pid" postgres; then
+    pgc_log "$label: not running"
+    return 0
+  fi
+  as_user "$("$bin_of")/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >/dev/null
+  pgc_log "$label: stopped"
+}
+
+pgsrv_status() {
+  local label="$1" dir="$2" port="$3"
+  if pid_alive "$dir/data/postmaster.pid" postgres; then
+    echo "$label: running (pid $(pid_of "$dir/data/postmaster.pid")) on 127.0.0.1:$port"
+  else
+    echo "$label: stopped"
+    return 3
+  fi
 }
 
 pg_start() {
@@ -245,18 +287,10 @@ pg_start() {
   ensure_traversable "$bin"
   chmod -R o+rX "$(dirname "$bin")"
   prepare_dir "$PG_DIR"
-  sock="$(pg_socket_dir)"
+  sock="$(pgsrv_socket_dir pg "$bin" "$PG_DIR")"
   prepare_dir "$sock"
   if [[ ! -s "$PG_DIR/data/PG_VERSION" ]]; then
-    pgc_log "pg: initdb in $PG_DIR/data"
-    rm -rf "$PG_DIR/data"
-    local pwfile="$PG_DIR/pwfile"
-    (umask 077 && printf '%s\n' "$PG_PASSWORD" >"$pwfile")
-    chown "$SERVICE_USER:$SERVICE_USER" "$pwfile"
-    as_user "$bin/initdb" -D "$PG_DIR/data" -U "$PG_USER" --pwfile="$pwfile" \
-      --auth=scram-sha-256 --encoding=UTF8 --no-locale --no-instructions >"$PG_DIR/initdb.log" 2>&1 ||
-      { cat "$PG_DIR/initdb.log" >&2; rm -f "$pwfile"; die "pg: initdb failed"; }
-    rm -f "$pwfile"
+    pgsrv_initdb pg "$bin" "$PG_DIR"
     # Test-only durability trade-offs: throwaway data, faster test runs.
     cat >>"$PG_DIR/data/postgresql.conf" <<EOF
 
@@ -270,30 +304,13 @@ synchronous_commit = off
 full_page_writes = off
 EOF
   fi
-  as_user "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 start >/dev/null ||
-    { tail -n 40 "$PG_DIR/postgres.log" >&2 || true; die "pg: did not start; log: $PG_DIR/postgres.log"; }
+  pgsrv_pg_ctl_start pg "$bin" "$PG_DIR"
   pgc_log "pg: started (pid $(pid_of "$PG_DIR/data/postmaster.pid")) on 127.0.0.1:$PG_PORT in $(elapsed_since "$t0")s"
 }
 
-pg_stop() {
-  if ! pg_running; then
-    pgc_log "pg: not running"
-    return 0
-  fi
-  local bin
-  bin="$(pg_bin_dir)"
-  as_user "$bin/pg_ctl" -D "$PG_DIR/data" -m fast -w -t 60 stop >/dev/null
-  pgc_log "pg: stopped"
-}
+pg_stop() { pgsrv_stop pg pg_bin_dir "$PG_DIR"; }
 
-pg_status() {
-  if pg_running; then
-    echo "pg: running (pid $(pid_of "$PG_DIR/data/postmaster.pid")) on 127.0.0.1:$PG_PORT"
-  else
-    echo "pg: stopped"
-    return 3
-  fi
-}
+pg_status() { pgsrv_status pg "$PG_DIR" "$PG_PORT"; }
 
 pg_env() { echo "export PGCONSOLIDATE_TEST_PG_URL=postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG_PORT/postgres"; }
 
@@ -301,15 +318,6 @@ pg_env() { echo "export PGCONSOLIDATE_TEST_PG_URL=postgresql://$PG_USER:$PG_PASS
 # PostgreSQL 15 with pg_cron and pg_partman (Debian's packages; only the extension tests use it)
 
 pg15_running() { pid_alive "$PG15_DIR/data/postmaster.pid" postgres; }
-
-pg15_socket_dir() {
-  # Same ~107-byte socket path limit as pg_socket_dir; a different /tmp folder than pg's.
-  local dir="$PG15_DIR/run"
-  if ((${#dir} > 80)); then
-    dir="/tmp/pgc-pg15-$(printf '%s' "$STATE_DIR" | md5sum | cut -c1-10)"
-  fi
-  echo "$dir"
-}
 
 pg15_install() {
   local missing=() pkg
@@ -380,43 +388,22 @@ pg15_start() {
   fi
   ensure_service_user
   prepare_dir "$PG15_DIR"
-  sock="$(pg15_socket_dir)"
+  sock="$(pgsrv_socket_dir pg15 "$PG15_BIN" "$PG15_DIR")"
   prepare_dir "$sock"
   if [[ ! -s "$PG15_DIR/data/PG_VERSION" ]]; then
-    pgc_log "pg15: initdb in $PG15_DIR/data"
-    rm -rf "$PG15_DIR/data"
-    local pwfile="$PG15_DIR/pwfile"
-    (umask 077 && printf '%s\n' "$PG_PASSWORD" >"$pwfile")
-    chown "$SERVICE_USER:$SERVICE_USER" "$pwfile"
-    as_user "$PG15_BIN/initdb" -D "$PG15_DIR/data" -U "$PG_USER" --pwfile="$pwfile" \
-      --auth=scram-sha-256 --encoding=UTF8 --no-locale --no-instructions >"$PG15_DIR/initdb.log" 2>&1 ||
-      { cat "$PG15_DIR/initdb.log" >&2; rm -f "$pwfile"; die "pg15: initdb failed"; }
-    rm -f "$pwfile"
+    pgsrv_initdb pg15 "$PG15_BIN" "$PG15_DIR"
     printf "\ninclude 'pgconsolidate.conf'\n" >>"$PG15_DIR/data/postgresql.conf"
   fi
   pg15_write_conf "$sock"
-  as_user "$PG15_BIN/pg_ctl" -D "$PG15_DIR/data" -l "$PG15_DIR/postgres.log" -w -t 60 start >/dev/null ||
-    { tail -n 40 "$PG15_DIR/postgres.log" >&2 || true; die "pg15: did not start; log: $PG15_DIR/postgres.log"; }
+  pgsrv_pg_ctl_start pg15 "$PG15_BIN" "$PG15_DIR"
   pgc_log "pg15: started (pid $(pid_of "$PG15_DIR/data/postmaster.pid")) on 127.0.0.1:$PG15_PORT in $(elapsed_since "$t0")s"
 }
 
-pg15_stop() {
-  if ! pg15_running; then
-    pgc_log "pg15: not running"
-    return 0
-  fi
-  as_user "$PG15_BIN/pg_ctl" -D "$PG15_DIR/data" -m fast -w -t 60 stop >/dev/null
-  pgc_log "pg15: stopped"
-}
+pg15_bin_dir() { echo "$PG15_BIN"; }
 
-pg15_status() {
-  if pg15_running; then
-    echo "pg15: running (pid $(pid_of "$PG15_DIR/data/postmaster.pid")) on 127.0.0.1:$PG15_PORT"
-  else
-    echo "pg15: stopped"
-    return 3
-  fi
-}
+pg15_stop() { pgsrv_stop pg15 pg15_bin_dir "$PG15_DIR"; }
+
+pg15_status() { pgsrv_status pg15 "$PG15_DIR" "$PG15_PORT"; }
 
 pg15_env() { echo "export PGCONSOLIDATE_TEST_PG15_URL=postgresql://$PG_USER:$PG_PASSWORD@127.0.0.1:$PG15_PORT/postgres"; }
 
